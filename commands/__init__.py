@@ -1,0 +1,14 @@
+"""Flask CLI commands (``flask --app wsgi …``). Thin: parse, call a core service, commit, print."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    from commands.demo import demo_cli
+    from commands.regions import regions_cli
+    from commands.users import users_cli
+
+    for group in (regions_cli, users_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from core.accounts import services as accounts
+from core.accounts.roles import OFFICER_ROLES, REPORTER_ROLES
+from core.actor import SYSTEM
+from core.database import commit
+from core.errors import DomainError
+
+users_cli = AppGroup("users", help="Officers and reporter roles.")
+
+
+def _fail(err: DomainError) -> None:
+    details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (err.errors or {}).items())
+    raise click.ClickException(f"{err.message} {details}".strip())
+
+
+@users_cli.command("create-officer")
+@click.option("--username", required=True)
+@click.option("--password", required=True, help="At least 12 characters.")
+@click.option("--role", required=True, type=click.Choice(sorted(OFFICER_ROLES)))
+@click.option("--region", "region_code", default=None, help="Region code of the role's scope.")
+@click.option("--name", "display_name", default=None, help="Display name (default: username).")
+def create_officer(username: str, password: str, role: str, region_code: str | None, display_name: str | None) -> None:
+    """Create a portal officer; prints the TOTP secret once (line 'totp_secret: BASE32')."""
+    try:
+        officer, secret = accounts.create_officer(
+            SYSTEM, username=username, password=password, role=role, region_code=region_code, display_name=display_name
+        )
+    except DomainError as err:
+        _fail(err)
+    commit()
+    click.echo(f"officer: {officer.username} (id {officer.id}, {role}, region {officer.region_code or '-'})")
+    click.echo(f"totp_secret: {secret}")
+
+
+@users_cli.command("grant-role")
+@click.option("--phone", required=True, help="The user's log-in phone number.")
+@click.option("--role", required=True, type=click.Choice(sorted(REPORTER_ROLES)))
+@click.option("--region", "region_code", required=True)
+def grant_role(phone: str, role: str, region_code: str) -> None:
+    """Grant a reporter role (grid_worker, volunteer, social_worker, official) to a user."""
+    try:
+        user = accounts.find_user_by_phone(phone)
+        accounts.grant_reporter_role(SYSTEM, user, role, region_code)
+    except DomainError as err:
+        _fail(err)
+    commit()
+    click.echo(f"granted {role} in {region_code} to user {user.id}")

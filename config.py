@@ -1,0 +1,199 @@
+"""Configuration: one class per environment, every key listed.
+
+The environment is chosen by ``APP_ENV`` (development | testing | production).
+Every key can be overridden by an environment variable of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A required configuration key is missing or unsafe."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+class BaseConfig:
+    APP_ENV = "development"
+    # --- storage -----------------------------------------------------------------------
+    DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'relieflink.db'}")
+    STORAGE_DIR = _env("STORAGE_DIR", str(INSTANCE_DIR / "storage"))
+    # --- secrets (development defaults; production must set them) -------------------------
+    SECRET_KEY = _env("SECRET_KEY", "dev-only-secret-key-change-me")
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", "dev-only-jwt-key-change-me-0123456789abcdef")
+    DATA_ENCRYPTION_KEY = _env("DATA_ENCRYPTION_KEY")  # Fernet key; derived from SECRET_KEY if unset
+    JWT_ISSUER = _env("JWT_ISSUER", "relieflink")
+    JWT_AUDIENCE = _env("JWT_AUDIENCE", "relieflink-miniprogram")
+    JWT_ACCESS_TTL_SECONDS = _env_int("JWT_ACCESS_TTL_SECONDS", 15 * 60)
+    REFRESH_TOKEN_TTL_DAYS = _env_int("REFRESH_TOKEN_TTL_DAYS", 30)
+    # --- tasks ---------------------------------------------------------------------------
+    CELERY_BROKER_URL = _env("CELERY_BROKER_URL")  # unset = tasks run in-process (eager)
+    CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
+    CELERY_TASK_TIME_LIMIT = _env_int("CELERY_TASK_TIME_LIMIT", 300)
+    CELERY_TASK_SOFT_TIME_LIMIT = _env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
+    # --- API -----------------------------------------------------------------------------
+    API_DOCS_ENABLED = _env_bool("API_DOCS_ENABLED", True)
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 100)
+    IDEMPOTENCY_TTL_HOURS = _env_int("IDEMPOTENCY_TTL_HOURS", 24)
+    IDEMPOTENCY_STALE_SECONDS = _env_int("IDEMPOTENCY_STALE_SECONDS", 120)
+    DEMO_ENDPOINTS_ENABLED = _env_bool("DEMO_ENDPOINTS_ENABLED", True)
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    SMS_SEND_IP_LIMIT = _env("SMS_SEND_IP_LIMIT", "20 per hour")
+    # --- SMS -----------------------------------------------------------------------------
+    SMS_BACKEND = _env("SMS_BACKEND", "console")  # console | http
+    SMS_GATEWAY_URL = _env("SMS_GATEWAY_URL")
+    SMS_GATEWAY_API_KEY = _env("SMS_GATEWAY_API_KEY")
+    SMS_GATEWAY_SIGN_NAME = _env("SMS_GATEWAY_SIGN_NAME", "救助通")
+    SMS_CODE_TTL_SECONDS = _env_int("SMS_CODE_TTL_SECONDS", 300)
+    SMS_RESEND_SECONDS = _env_int("SMS_RESEND_SECONDS", 60)
+    SMS_DAILY_LIMIT_PER_PHONE = _env_int("SMS_DAILY_LIMIT_PER_PHONE", 10)
+    SMS_MAX_ATTEMPTS = _env_int("SMS_MAX_ATTEMPTS", 5)
+    SMS_EXPOSE_DEV_CODE = _env_bool("SMS_EXPOSE_DEV_CODE", True)
+    # --- WeChat --------------------------------------------------------------------------
+    WECHAT_APPID = _env("WECHAT_APPID", "wx-dev-appid")
+    WECHAT_SECRET = _env("WECHAT_SECRET", "wx-dev-secret")
+    WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    WECHAT_TIMEOUT_SECONDS = float(_env("WECHAT_TIMEOUT_SECONDS", "5") or 5)
+    # --- portal --------------------------------------------------------------------------
+    PORTAL_IDLE_TIMEOUT_MINUTES = _env_int("PORTAL_IDLE_TIMEOUT_MINUTES", 30)
+    PORTAL_MAX_FAILED_LOGINS = _env_int("PORTAL_MAX_FAILED_LOGINS", 5)
+    PORTAL_LOCKOUT_MINUTES = _env_int("PORTAL_LOCKOUT_MINUTES", 15)
+    PORTAL_PAGE_SIZE = _env_int("PORTAL_PAGE_SIZE", 20)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    WTF_CSRF_TIME_LIMIT = None  # the session's idle time-out bounds the token instead
+    # --- casework ------------------------------------------------------------------------
+    DEFAULT_ACCEPT_WORKING_DAYS = _env_int("DEFAULT_ACCEPT_WORKING_DAYS", 3)
+    HOLIDAY_FILE = _env("HOLIDAY_FILE")  # extra holidays/workdays for years chinese_calendar lacks
+    # --- demo ----------------------------------------------------------------------------
+    LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", False)
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
+    @classmethod
+    def validate(cls) -> None:
+        """Raise ConfigError when the configuration cannot run safely."""
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+
+
+class TestingConfig(BaseConfig):
+    APP_ENV = "testing"
+    TESTING = True
+    DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'test.db'}")
+    STORAGE_DIR = _env("STORAGE_DIR", str(INSTANCE_DIR / "test-storage"))
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(BaseConfig):
+    APP_ENV = "production"
+    SECRET_KEY = _env("SECRET_KEY")
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY")
+    DATA_ENCRYPTION_KEY = _env("DATA_ENCRYPTION_KEY")
+    DATABASE_URL = _env("DATABASE_URL")
+    API_DOCS_ENABLED = _env_bool("API_DOCS_ENABLED", False)
+    DEMO_ENDPOINTS_ENABLED = False
+    SMS_EXPOSE_DEV_CODE = False
+    SMS_BACKEND = _env("SMS_BACKEND", "http")
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    WECHAT_APPID = _env("WECHAT_APPID")
+    WECHAT_SECRET = _env("WECHAT_SECRET")
+
+    @classmethod
+    def validate(cls) -> None:
+        missing = [
+            key
+            for key in (
+                "SECRET_KEY",
+                "JWT_SECRET_KEY",
+                "DATA_ENCRYPTION_KEY",
+                "DATABASE_URL",
+                "CELERY_BROKER_URL",
+            )
+            if not getattr(cls, key)
+        ]
+        if missing:
+            raise ConfigError(
+                "Production start-up refused: missing required configuration "
+                + ", ".join(missing)
+                + ". Set them as environment variables (see README, 'Configuration')."
+            )
+        problems = []
+        if len(cls.SECRET_KEY or "") < 32 or len(cls.JWT_SECRET_KEY or "") < 32:
+            problems.append("SECRET_KEY and JWT_SECRET_KEY must be at least 32 characters")
+        if (cls.DATABASE_URL or "").startswith("sqlite"):
+            problems.append("DATABASE_URL must not be SQLite in production")
+        if cls.SMS_BACKEND == "console":
+            problems.append("SMS_BACKEND=console is a development adapter")
+        if cls.LOAD_DEMO_DATA:
+            problems.append("LOAD_DEMO_DATA must be off in production")
+        if cls.DEMO_ENDPOINTS_ENABLED:
+            problems.append("DEMO_ENDPOINTS_ENABLED must be off in production")
+        if cls.SMS_EXPOSE_DEV_CODE:
+            problems.append("SMS_EXPOSE_DEV_CODE must be off in production")
+        if cls.RATELIMIT_STORAGE_URI.startswith("memory"):
+            problems.append("RATELIMIT_STORAGE_URI must be shared storage (e.g. redis://) in production")
+        if problems:
+            raise ConfigError("Production start-up refused: " + "; ".join(problems) + ".")
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(env: str | None = None) -> type[BaseConfig]:
+    """Return the config class for ``env`` (default: ``APP_ENV`` or development)."""
+    name = env or _env("APP_ENV", "development")
+    if name not in CONFIGS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    cls = CONFIGS[name]
+    # Re-read the environment so that a variable set after import (tests, CLIs) counts.
+    return type(cls.__name__, (cls,), _overrides(cls))
+
+
+def _overrides(cls: type[BaseConfig]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key in dir(cls):
+        if not key.isupper():
+            continue
+        value = os.environ.get(key)
+        if value in (None, ""):
+            continue
+        current = getattr(cls, key)
+        if isinstance(current, bool):
+            result[key] = value.strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(current, int) and not isinstance(current, bool):
+            result[key] = int(value)
+        elif isinstance(current, float):
+            result[key] = float(value)
+        else:
+            result[key] = value
+    return result

@@ -1,0 +1,1 @@
+"""ReliefLink domain: models, services and rules. Imports none of the apps."""

@@ -1,0 +1,143 @@
+"""Access tokens (JWT, short-lived) and rotating refresh tokens for the mini-program API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+from sqlalchemy import select
+
+from core import clock, crypto
+from core.accounts.models import AuthSession, RefreshToken, User
+from core.database import db
+from core.errors import AuthenticationFailed
+
+ALGORITHM = "HS256"
+ACCESS_TYPE = "access"
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    secret: str
+    issuer: str
+    audience: str
+    access_ttl: int
+    refresh_ttl_days: int
+
+
+_settings: TokenSettings | None = None
+
+
+def configure(settings: TokenSettings) -> None:
+    global _settings
+    _settings = settings
+
+
+def settings() -> TokenSettings:
+    assert _settings is not None, "core.accounts.tokens.configure() not called"
+    return _settings
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+
+
+def _access_token(user: User, session: AuthSession) -> str:
+    s = settings()
+    now = clock.utcnow()
+    claims = {
+        "iss": s.issuer,
+        "aud": s.audience,
+        "sub": str(user.id),
+        "sid": session.id,
+        "typ": ACCESS_TYPE,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=s.access_ttl)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, s.secret, algorithm=ALGORITHM, headers={"typ": "JWT"})
+
+
+def _new_refresh(session: AuthSession) -> str:
+    token = crypto.random_token(32)
+    db.session.add(
+        RefreshToken(
+            session_id=session.id,
+            token_hash=crypto.token_hash(token),
+            expires_at=clock.utcnow() + timedelta(days=settings().refresh_ttl_days),
+        )
+    )
+    return token
+
+
+def start_session(user: User, *, method: str, ip: str | None, user_agent: str | None) -> TokenPair:
+    session = AuthSession(
+        id=str(uuid.uuid4()), user_id=user.id, method=method, ip=ip, user_agent=(user_agent or "")[:200]
+    )
+    db.session.add(session)
+    db.session.flush()
+    return TokenPair(_access_token(user, session), _new_refresh(session), settings().access_ttl, session.id)
+
+
+def decode_access(token: str) -> tuple[User, AuthSession]:
+    """Verify an access token: signature, algorithm, iss, aud, typ, expiry, and a live session."""
+    s = settings()
+    try:
+        claims = jwt.decode(
+            token,
+            s.secret,
+            algorithms=[ALGORITHM],
+            audience=s.audience,
+            issuer=s.issuer,
+            options={"require": ["exp", "iat", "sub", "sid", "typ", "iss", "aud"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthenticationFailed("登录已过期，请重新登录", code="token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid") from exc
+    if claims.get("typ") != ACCESS_TYPE:
+        raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
+    session = db.session.get(AuthSession, claims["sid"])
+    if session is None or session.revoked_at is not None or str(session.user_id) != claims["sub"]:
+        raise AuthenticationFailed("登录已失效，请重新登录", code="session_revoked")
+    user = db.session.get(User, session.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("账号不可用", code="account_disabled")
+    return user, session
+
+
+def rotate(refresh_token: str) -> TokenPair:
+    """Exchange a refresh token for a new pair. A reused token revokes its whole session."""
+    record = db.session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == crypto.token_hash(refresh_token)).with_for_update()
+    )
+    if record is None:
+        raise AuthenticationFailed("登录凭证无效，请重新登录", code="refresh_invalid")
+    session = db.session.get(AuthSession, record.session_id)
+    now = clock.utcnow()
+    if session is None or session.revoked_at is not None:
+        raise AuthenticationFailed("登录已失效，请重新登录", code="session_revoked")
+    if record.used_at is not None:
+        session.revoked_at, session.revoked_reason = now, "refresh_reuse"
+        raise AuthenticationFailed("登录凭证已被使用，为安全起见请重新登录", code="refresh_reused", keep_changes=True)
+    if record.expires_at <= now:
+        raise AuthenticationFailed("登录已过期，请重新登录", code="refresh_expired")
+    record.used_at = now
+    session.last_refreshed_at = now
+    user = db.session.get(User, session.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("账号不可用", code="account_disabled")
+    return TokenPair(_access_token(user, session), _new_refresh(session), settings().access_ttl, session.id)
+
+
+def revoke_session(session: AuthSession, reason: str = "logout") -> None:
+    if session.revoked_at is None:
+        session.revoked_at, session.revoked_reason = clock.utcnow(), reason

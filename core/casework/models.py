@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import clock
+from core.database import UTCDateTime, db
+
+CASE_KINDS = {
+    "demo": "演示案件",
+    "application": "救助申请",
+    "report": "主动发现报告",
+}
+CASE_STATUSES = {
+    "open": "待办理",
+    "in_progress": "办理中",
+    "closed": "已办结",
+}
+
+
+class Case(db.Model):
+    """A unit of work in a township's queue (an application, a report, later a warning)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    township_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    county_code: Mapped[str] = mapped_column(String(6))
+    city_code: Mapped[str] = mapped_column(String(4))
+    province_code: Mapped[str] = mapped_column(String(2))
+    assignee_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    opened_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
+    __table_args__ = (
+        Index("ix_cases_township_status_created", "township_code", "status", "created_at"),
+        Index("ix_cases_county_status_created", "county_code", "status", "created_at"),
+    )

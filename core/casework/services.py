@@ -1,0 +1,125 @@
+"""Opening cases and the officers' queue."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+
+from core import clock, workdays
+from core.actor import Actor
+from core.audit import services as audit
+from core.casework.models import CASE_KINDS, Case
+from core.database import db, enqueue_after_commit
+from core.errors import NotFound, ValidationFailed
+from core.regions.services import require_level
+
+ROUTED_TASK = "casework.case_opened"
+
+
+def _reference() -> str:
+    return f"JZ{clock.local_today():%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def open_case(
+    actor: Actor,
+    *,
+    kind: str,
+    township_code: str,
+    title: str,
+    due_in_working_days: int,
+    opened_by_user_id: int | None = None,
+) -> Case:
+    if kind not in CASE_KINDS:
+        raise ValidationFailed(errors={"kind": ["案件类型不存在"]})
+    township = require_level(township_code, "township", "township_code")
+    title = (title or "").strip()
+    if not title or len(title) > 100:
+        raise ValidationFailed(errors={"title": ["标题为1-100个字符"]})
+    case = Case(
+        reference=_reference(),
+        kind=kind,
+        title=title,
+        status="open",
+        township_code=township.code,
+        county_code=township.code[:6],
+        city_code=township.code[:4],
+        province_code=township.code[:2],
+        opened_by_user_id=opened_by_user_id,
+        due_date=workdays.add_working_days(clock.local_today(), due_in_working_days),
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record(actor, "case.open", case, region=township.code, kind=kind)
+    enqueue_after_commit(ROUTED_TASK, case.id)
+    return case
+
+
+def mark_routed(case_id: int) -> bool:
+    """Task side of opening a case: stamp it as routed to the township. Idempotent."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound()
+    if case.routed_at is not None:
+        return False
+    case.routed_at = clock.utcnow()
+    return True
+
+
+def scope_filter(stmt: Select, actor: Actor) -> Select:
+    """Limit a query on Case to the officer's region (deny when there is no scope)."""
+    if "system_admin" in actor.roles:
+        return stmt
+    if not actor.region_code:
+        return stmt.where(False)
+    n = len(actor.region_code)
+    column = {9: Case.township_code, 6: Case.county_code, 4: Case.city_code, 2: Case.province_code}.get(n)
+    if column is None:
+        return stmt.where(False)
+    return stmt.where(column == actor.region_code)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Case]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def queue(
+    actor: Actor, *, page: int = 1, page_size: int = 20, status: str | None = "active", township_code: str | None = None
+) -> Page:
+    """The officer's queue: cases in their region, newest first."""
+    page = max(1, page)
+    stmt = scope_filter(select(Case), actor)
+    if status == "active":
+        stmt = stmt.where(Case.status != "closed")
+    elif status:
+        stmt = stmt.where(Case.status == status)
+    if township_code:
+        stmt = stmt.where(Case.township_code == township_code)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(
+        stmt.order_by(Case.created_at.desc(), Case.id.desc()).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return Page(list(rows), total or 0, page, page_size)
+
+
+def get_case_for_officer(actor: Actor, case_id: int) -> Case:
+    case = db.session.scalar(scope_filter(select(Case).where(Case.id == case_id), actor))
+    if case is None:
+        raise NotFound("未找到该案件", code="case_not_found")
+    return case
+
+
+def get_case_for_citizen(actor: Actor, case_id: int) -> Case:
+    case = db.session.scalar(select(Case).where(Case.id == case_id, Case.opened_by_user_id == actor.id))
+    if case is None:
+        raise NotFound("未找到该案件", code="case_not_found")
+    return case

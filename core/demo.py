@@ -1,0 +1,101 @@
+"""Demo data for the embedded default (``make run``): regions, officers, a citizen, a reporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from core import crypto
+from core.accounts import services as accounts
+from core.accounts.models import Officer, User
+from core.actor import SYSTEM
+from core.casework import services as casework
+from core.casework.models import Case
+from core.database import db
+from core.idnumber import make_id_number
+from core.regions import services as regions
+from core.regions.models import Region
+
+DEMO_PASSWORD = "Demo-Password-2026"  # noqa: S105 - demo only; production refuses demo data
+DEMO_OFFICERS = (
+    ("minhe", "民和镇经办员", "township_officer", "360124100"),
+    ("lidu", "李渡镇经办员", "township_officer", "360124101"),
+    ("jinxian", "进贤县民政局审核员", "county_officer", "360124"),
+)
+DEMO_CITIZEN_PHONE = "13800000001"
+DEMO_REPORTER_PHONE = "13800000002"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    display_name: str
+    role: str
+    region_code: str
+    totp_secret: str
+
+
+def load(regions_dir: Path | None) -> list[str]:
+    """Create what is missing; returns what was done (idempotent)."""
+    done: list[str] = []
+    if db.session.scalar(select(Region.code).where(Region.code == "360124100")) is None:
+        if regions_dir and (regions_dir / "townships.csv").exists():
+            regions.import_directory(regions_dir)
+            regions.load_demo_regions()  # adds the demo townships' villages
+            done.append(f"regions imported from {regions_dir}")
+        else:
+            regions.load_demo_regions()
+            done.append("demo regions subset loaded (Jiangxi, Jinxian county)")
+    for username, name, role, region in DEMO_OFFICERS:
+        if db.session.scalar(select(Officer).where(Officer.username == username)) is None:
+            accounts.create_officer(
+                SYSTEM, username=username, password=DEMO_PASSWORD, role=role, region_code=region, display_name=name
+            )
+            done.append(f"officer {username} created")
+    citizen = db.session.scalar(select(User).where(User.phone == DEMO_CITIZEN_PHONE))
+    if citizen is None:
+        citizen = User(phone=DEMO_CITIZEN_PHONE)
+        db.session.add(citizen)
+        db.session.flush()
+        accounts.bind_real_name(SYSTEM, citizen, "张三", make_id_number("360124", date(1968, 5, 12), 31))
+        done.append("citizen created")
+    reporter = db.session.scalar(select(User).where(User.phone == DEMO_REPORTER_PHONE))
+    if reporter is None:
+        reporter = User(phone=DEMO_REPORTER_PHONE)
+        db.session.add(reporter)
+        db.session.flush()
+        accounts.bind_real_name(SYSTEM, reporter, "李网格", make_id_number("360124", date(1985, 9, 3), 52))
+        accounts.grant_reporter_role(SYSTEM, reporter, "grid_worker", "360124100")
+        done.append("reporter (grid worker) created")
+    if db.session.scalar(select(Case.id).limit(1)) is None:
+        for township, title in (("360124100", "演示：独居老人生活困难"), ("360124101", "演示：因病致贫家庭")):
+            casework.open_case(
+                SYSTEM,
+                kind="demo",
+                township_code=township,
+                title=title,
+                due_in_working_days=3,
+                opened_by_user_id=citizen.id,
+            )
+        done.append("demo cases opened")
+    return done
+
+
+def logins() -> list[DemoLogin]:
+    result = []
+    for username, _, _, _ in DEMO_OFFICERS:
+        officer = db.session.scalar(select(Officer).where(Officer.username == username))
+        if officer is not None:
+            result.append(
+                DemoLogin(
+                    officer.username,
+                    officer.display_name,
+                    officer.role,
+                    officer.region_code or "",
+                    crypto.decrypt(officer.totp_secret_encrypted),
+                )
+            )
+    return result

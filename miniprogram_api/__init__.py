@@ -1,0 +1,68 @@
+"""The mini-program (and department systems) JSON API, mounted at /api/v1."""
+
+from __future__ import annotations
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from miniprogram_api.errors import ReliefApi, register_domain_errors
+from miniprogram_api.extensions import limiter
+from miniprogram_api.security import install_authentication
+
+
+def init_api(app: Flask) -> Api:
+    docs = app.config["API_DOCS_ENABLED"]
+    app.config.update(
+        API_TITLE="救助通 ReliefLink API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api" if docs else None,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+    )
+    api = ReliefApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": (
+                    "API for the ReliefLink mini-program (WeChat/Alipay) and H5 pages.\n\n"
+                    "Errors share one shape: `{code, status, message, errors}` — `code` is the HTTP "
+                    "status, `status` a stable machine-readable reason, `message` Simplified Chinese "
+                    "for the user, `errors` field-level messages (Chinese) keyed by field name.\n\n"
+                    "Writes that create something accept an `Idempotency-Key` header: the same key "
+                    "and body replays the first response (header `Idempotent-Replayed: true`), the "
+                    "same key with a different body is 422, a concurrent duplicate is 409.\n\n"
+                    "Lists are paginated with `page` and `page_size` (max 100); the `X-Pagination` "
+                    "header carries `total`, `total_pages`, `page`, `page_size`."
+                ),
+            },
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    limiter.init_app(app)
+
+    from miniprogram_api.auth.routes import blp as auth_blp
+    from miniprogram_api.cases.routes import blp as cases_blp
+    from miniprogram_api.me.routes import blp as me_blp
+    from miniprogram_api.regions.routes import blp as regions_blp
+    from miniprogram_api.system.routes import blp as system_blp
+
+    for blp in (system_blp, regions_blp, auth_blp, me_blp):
+        api.register_blueprint(blp)
+    if app.config["DEMO_ENDPOINTS_ENABLED"]:
+        api.register_blueprint(cases_blp)
+
+    if docs:
+        from swagger_ui_bundle import swagger_ui_path
+
+        @app.route("/api/docs/static/<path:filename>", endpoint="api_docs_static")
+        def _swagger_static(filename: str):
+            return send_from_directory(str(swagger_ui_path), filename)
+
+    register_domain_errors(app, api)
+    install_authentication(app)
+    return api

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from miniprogram_api.schemas import StrictSchema
+
+PHONE = fields.String(
+    required=True,
+    validate=validate.Regexp(r"^1[3-9]\d{9}$", error="请输入正确的11位手机号码"),
+    metadata={"example": "13800138000"},
+)
+
+
+class SmsSendIn(StrictSchema):
+    phone = PHONE
+
+
+class SmsSendOut(Schema):
+    expires_in = fields.Integer(metadata={"description": "Seconds the code stays valid"})
+    resend_after = fields.Integer(metadata={"description": "Seconds before another code may be asked"})
+    dev_code = fields.String(
+        metadata={"description": "Development and testing only: the code itself. Never in production."}
+    )
+
+
+class SmsVerifyIn(StrictSchema):
+    phone = PHONE
+    code = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{6}$", error="验证码为6位数字"), metadata={"example": "123456"}
+    )
+
+
+class TokenOut(Schema):
+    access_token = fields.String(metadata={"description": "JWT, send as `Authorization: Bearer …`"})
+    refresh_token = fields.String(metadata={"description": "Opaque; single use; exchange at /auth/refresh"})
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_in = fields.Integer(metadata={"description": "Access token lifetime in seconds"})
+
+
+class RefreshIn(StrictSchema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=10, max=200))
+
+
+class WechatLoginIn(StrictSchema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128, error="微信登录凭证长度不正确"),
+        metadata={"description": "The code from wx.login()"},
+    )

@@ -1,0 +1,48 @@
+"""Demo/testing only (DEMO_ENDPOINTS_ENABLED): open a case in a township's queue.
+
+The real case kinds (applications, reports) arrive with their own endpoints.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from core.casework import services as casework
+from miniprogram_api.cases.schemas import CaseSchema, DemoCaseIn
+from miniprogram_api.idempotency import idempotent
+from miniprogram_api.security import current_actor
+
+blp = Blueprint(
+    "demo_cases",
+    __name__,
+    url_prefix="/api/v1/demo/cases",
+    description="演示 Demo only (disabled in production): open a case routed to a township",
+)
+
+
+@blp.route("")
+class DemoCaseList(MethodView):
+    @idempotent
+    @blp.arguments(DemoCaseIn)
+    @blp.response(201, CaseSchema)
+    def post(self, data: dict):
+        """Open a demo case in the township's queue."""
+        actor = current_actor()
+        return casework.open_case(
+            actor,
+            kind="demo",
+            township_code=data["township_code"],
+            title=data["title"],
+            due_in_working_days=current_app.config["DEFAULT_ACCEPT_WORKING_DAYS"],
+            opened_by_user_id=actor.id,
+        )
+
+
+@blp.route("/<int:case_id>")
+class DemoCaseDetail(MethodView):
+    @blp.response(200, CaseSchema)
+    def get(self, case_id: int):
+        """A case I opened (another user's → 404)."""
+        return casework.get_case_for_citizen(current_actor(), case_id)

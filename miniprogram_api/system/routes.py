@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from core.database import db
+
+blp = Blueprint("system", __name__, url_prefix="/", description="Health")
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "degraded"]})
+    database = fields.String()
+    broker = fields.String()
+
+
+@blp.route("healthz")
+class Health(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
+    def get(self):
+        """Liveness and readiness: database and broker reachable."""
+        result = {"status": "ok", "database": "ok", "broker": "eager (in-process)"}
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - report, never raise
+            result["database"], result["status"] = "unreachable", "degraded"
+        celery = current_app.extensions.get("celery")
+        if celery is not None and current_app.config.get("CELERY_BROKER_URL"):
+            try:
+                with celery.connection_for_write() as conn:
+                    conn.ensure_connection(max_retries=1, timeout=2)
+                result["broker"] = "ok"
+            except Exception:  # noqa: BLE001
+                result["broker"], result["status"] = "unreachable", "degraded"
+        return result, (200 if result["status"] == "ok" else 503)

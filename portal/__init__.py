@@ -1,0 +1,38 @@
+"""The officers' web portal (server-rendered HTML), mounted at /portal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask, redirect, send_from_directory, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from core.clock import to_local
+
+csrf = CSRFProtect()
+
+
+def init_portal(app: Flask) -> None:
+    from portal.auth.views import bp as auth_bp
+    from portal.auth.views import install_portal_guard
+    from portal.queue.views import bp as queue_bp
+
+    csrf.init_app(app)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(queue_bp)
+    install_portal_guard(app)
+
+    static_dir = Path(__file__).parent / "static"
+
+    @app.route("/portal/static/<path:filename>", endpoint="portal_static")
+    def _static(filename: str):
+        return send_from_directory(static_dir, filename, max_age=3600)
+
+    @app.route("/")
+    def _root():
+        return redirect(url_for("portal_queue.index"))
+
+    @app.template_filter("localtime")
+    def _localtime(value: datetime | None) -> str:
+        return to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""

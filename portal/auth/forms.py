@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=50)])
+    password = PasswordField("密码", validators=[DataRequired("请输入密码"), Length(max=200)])
+
+
+class TotpForm(FlaskForm):
+    code = StringField(
+        "动态验证码", validators=[DataRequired("请输入动态验证码"), Regexp(r"^\d{6}$", message="动态验证码为6位数字")]
+    )

@@ -1,0 +1,84 @@
+"""Celery built from the Flask app.
+
+Run a worker with ``celery -A workers.celery_app worker -Q default,face,notify,bulk``.
+With no ``CELERY_BROKER_URL`` tasks run eagerly in-process (the embedded default).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+from kombu import Queue
+
+from core.database import set_task_dispatcher
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("default", "face", "notify", "bulk")
+TASK_MODULES = ["workers.tasks.notify", "workers.tasks.casework", "workers.tasks.maintenance"]
+
+
+def init_celery(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker = app.config.get("CELERY_BROKER_URL")
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=broker or "memory://",
+        result_backend=app.config.get("CELERY_RESULT_BACKEND"),
+        task_always_eager=not broker,
+        task_eager_propagates=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=app.config["CELERY_TASK_TIME_LIMIT"],
+        task_soft_time_limit=app.config["CELERY_TASK_SOFT_TIME_LIMIT"],
+        task_default_queue="default",
+        task_queues=[Queue(q) for q in QUEUES],
+        task_ignore_result=not app.config.get("CELERY_RESULT_BACKEND"),
+        broker_connection_retry_on_startup=True,
+        timezone="Asia/Shanghai",
+        enable_utc=True,
+        beat_schedule={
+            "purge-idempotency-records": {
+                "task": "maintenance.purge_idempotency_records",
+                "schedule": 3600.0,
+                "options": {"queue": "default"},
+            },
+        },
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    celery.autodiscover_tasks(lambda: [], force=True)
+    for module in TASK_MODULES:
+        __import__(module)
+
+    def dispatch(name: str, args: list, queue: str) -> None:
+        if celery.conf.task_always_eager:
+            result = celery.tasks[name].apply(args=args)
+            if result.failed():  # the request's own work is committed; report, don't fail it
+                log.error("eager task %s%s failed: %r", name, tuple(args), result.result)
+        else:
+            celery.send_task(name, args=args, queue=queue)
+
+    set_task_dispatcher(dispatch)
+    return celery
+
+
+def __getattr__(name: str) -> Any:
+    """``celery -A workers.celery_app`` finds ``celery`` here, built from a fresh Flask app."""
+    if name in ("celery", "app"):
+        from wsgi import create_app
+
+        flask_app = create_app()
+        return flask_app.extensions["celery"]
+    raise AttributeError(name)

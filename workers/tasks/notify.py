@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from core.database import commit
+from core.notifications import services as outbox
+from core.notifications.channels import SendError
+
+
+@shared_task(name=outbox.DELIVER_TASK, bind=True, max_retries=outbox.MAX_ATTEMPTS, acks_late=True)
+def deliver(self, message_id: int) -> str:  # noqa: ANN001
+    """Send one outbox message; retried with exponential back-off; never sent twice."""
+    try:
+        status = outbox.deliver(message_id)
+    except SendError as exc:
+        commit()  # keep the attempt count and error
+        raise self.retry(exc=exc, countdown=min(3600, 10 * 2**self.request.retries)) from exc
+    commit()
+    return status

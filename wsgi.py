@@ -1,0 +1,158 @@
+"""Builds the ReliefLink Flask app: ``flask --app wsgi …`` or ``gunicorn 'wsgi:create_app()'``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_migrate import Migrate
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+import config as config_module
+from core import crypto, workdays
+
+# Import every model module so that metadata is complete (migrations, create_all).
+from core.accounts import models as _accounts_models  # noqa: F401
+from core.accounts import tokens
+from core.accounts.wechat import HttpWechatClient
+from core.audit import models as _audit_models  # noqa: F401
+from core.casework import models as _casework_models  # noqa: F401
+from core.database import commit, db, install_session_events, rollback
+from core.idempotency import models as _idempotency_models  # noqa: F401
+from core.notifications import models as _notification_models  # noqa: F401
+from core.notifications import services as outbox
+from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway
+from core.regions import models as _region_models  # noqa: F401
+
+migrate = Migrate()
+log = logging.getLogger("relieflink")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _channel_factory(app: Flask):
+    cfg = app.config
+
+    def factory(channel: str) -> Channel:
+        if channel == "sms" and cfg["SMS_BACKEND"] == "http":
+            return HttpSmsGateway(cfg["SMS_GATEWAY_URL"], cfg["SMS_GATEWAY_API_KEY"], cfg["SMS_GATEWAY_SIGN_NAME"])
+        return ConsoleChannel(cfg["STORAGE_DIR"])
+
+    return factory
+
+
+def create_app(env: str | None = None, **overrides: Any) -> Flask:
+    cfg = config_module.get_config(env)
+    if overrides:
+        cfg = type(cfg.__name__, (cfg,), overrides)
+    cfg.validate()
+
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
+    app.config.from_object(cfg)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the portal guard checks every portal form
+    app.json.ensure_ascii = False
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if app.config["DATABASE_URL"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    install_session_events()
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=app.config["DATABASE_URL"].startswith("sqlite"),
+    )
+
+    crypto.configure(app.config["DATA_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
+    tokens.configure(
+        tokens.TokenSettings(
+            secret=app.config["JWT_SECRET_KEY"],
+            issuer=app.config["JWT_ISSUER"],
+            audience=app.config["JWT_AUDIENCE"],
+            access_ttl=app.config["JWT_ACCESS_TTL_SECONDS"],
+            refresh_ttl_days=app.config["REFRESH_TOKEN_TTL_DAYS"],
+        )
+    )
+    workdays.load_holiday_file(app.config["HOLIDAY_FILE"])
+    outbox.set_channel_factory(_channel_factory(app))
+    app.extensions["wechat_client"] = HttpWechatClient(
+        app.config["WECHAT_API_BASE"],
+        app.config["WECHAT_APPID"] or "",
+        app.config["WECHAT_SECRET"] or "",
+        timeout=app.config["WECHAT_TIMEOUT_SECONDS"],
+    )
+
+    from commands import register_commands
+    from miniprogram_api import init_api
+    from portal import init_portal
+    from workers.celery_app import init_celery
+
+    init_portal(app)
+    init_api(app)
+    init_celery(app)
+    register_commands(app)
+
+    @app.after_request
+    def _finish_unit_of_work(response: Response) -> Response:
+        """One commit per request: commit on success, roll back on an error status."""
+        if response.status_code < 400:
+            try:
+                commit()
+            except IntegrityError:
+                rollback()
+                cleanup = g.get("idempotency_cleanup")
+                if cleanup:
+                    cleanup()
+                log.warning("integrity conflict committing %s %s", request.method, request.path)
+                from miniprogram_api.errors import error_payload
+
+                return app.json.response(
+                    error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"), status=409
+                )
+        else:
+            rollback()
+        return response
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.path.startswith("/portal"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' 'unsafe-inline'",
+            )
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    log.info(
+        "ReliefLink started (env=%s, db=%s, tasks=%s)",
+        app.config["APP_ENV"],
+        app.config["DATABASE_URL"].split("@")[-1],
+        "celery" if app.config.get("CELERY_BROKER_URL") else "eager",
+    )
+    return app
+
+
+if os.environ.get("RELIEFLINK_EAGER_APP") == "1":  # pragma: no cover - for servers wanting `wsgi:app`
+    app = create_app()
