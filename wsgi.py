@@ -22,7 +22,7 @@ from core.accounts import tokens
 from core.accounts.wechat import HttpWechatClient
 from core.audit import models as _audit_models  # noqa: F401
 from core.casework import models as _casework_models  # noqa: F401
-from core.database import commit, db, install_session_events, rollback
+from core.database import commit, db, install_session_events, rollback, set_task_dispatcher
 from core.idempotency import models as _idempotency_models  # noqa: F401
 from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
@@ -54,6 +54,28 @@ def _channel_factory(app: Flask):
     return factory
 
 
+def activate(app: Flask) -> None:
+    """Install this app's settings into the core's process-wide hooks (keys, senders, tasks).
+
+    A process normally builds one app; tests that build a second one call this to switch back.
+    """
+    crypto.configure(app.config["DATA_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
+    tokens.configure(
+        tokens.TokenSettings(
+            secret=app.config["JWT_SECRET_KEY"],
+            issuer=app.config["JWT_ISSUER"],
+            audience=app.config["JWT_AUDIENCE"],
+            access_ttl=app.config["JWT_ACCESS_TTL_SECONDS"],
+            refresh_ttl_days=app.config["REFRESH_TOKEN_TTL_DAYS"],
+        )
+    )
+    workdays.load_holiday_file(app.config["HOLIDAY_FILE"])
+    outbox.set_channel_factory(_channel_factory(app))
+    celery = app.extensions["celery"]
+    celery.set_default()
+    set_task_dispatcher(app.extensions["task_dispatcher"])
+
+
 def create_app(env: str | None = None, **overrides: Any) -> Flask:
     cfg = config_module.get_config(env)
     if overrides:
@@ -82,18 +104,6 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         render_as_batch=app.config["DATABASE_URL"].startswith("sqlite"),
     )
 
-    crypto.configure(app.config["DATA_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
-    tokens.configure(
-        tokens.TokenSettings(
-            secret=app.config["JWT_SECRET_KEY"],
-            issuer=app.config["JWT_ISSUER"],
-            audience=app.config["JWT_AUDIENCE"],
-            access_ttl=app.config["JWT_ACCESS_TTL_SECONDS"],
-            refresh_ttl_days=app.config["REFRESH_TOKEN_TTL_DAYS"],
-        )
-    )
-    workdays.load_holiday_file(app.config["HOLIDAY_FILE"])
-    outbox.set_channel_factory(_channel_factory(app))
     app.extensions["wechat_client"] = HttpWechatClient(
         app.config["WECHAT_API_BASE"],
         app.config["WECHAT_APPID"] or "",
@@ -110,6 +120,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     init_api(app)
     init_celery(app)
     register_commands(app)
+    activate(app)
 
     @app.after_request
     def _finish_unit_of_work(response: Response) -> Response:

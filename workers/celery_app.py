@@ -70,6 +70,7 @@ def init_celery(app: Flask) -> Celery:
         else:
             celery.send_task(name, args=args, queue=queue)
 
+    app.extensions["task_dispatcher"] = dispatch
     set_task_dispatcher(dispatch)
     return celery
 

@@ -123,3 +123,13 @@ def get_case_for_citizen(actor: Actor, case_id: int) -> Case:
     if case is None:
         raise NotFound("未找到该案件", code="case_not_found")
     return case
+
+
+def cases_opened_by(actor: Actor, *, page: int = 1, page_size: int = 20) -> Page:
+    """The cases a citizen opened, newest first."""
+    stmt = select(Case).where(Case.opened_by_user_id == actor.id)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.scalars(
+        stmt.order_by(Case.created_at.desc(), Case.id.desc()).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return Page(list(rows), total, page, page_size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from core.casework import services as casework
 from miniprogram_api.cases.schemas import CaseSchema, DemoCaseIn
@@ -24,6 +25,15 @@ blp = Blueprint(
 
 @blp.route("")
 class DemoCaseList(MethodView):
+    @blp.response(200, CaseSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters: PaginationParameters):
+        """Cases I opened, newest first (paginated; see `X-Pagination`)."""
+        page = casework.cases_opened_by(current_actor(), page=pagination_parameters.page,
+                                        page_size=pagination_parameters.page_size)
+        pagination_parameters.item_count = page.total
+        return page.items
+
     @idempotent
     @blp.arguments(DemoCaseIn)
     @blp.response(201, CaseSchema)
