@@ -22,76 +22,64 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = _env(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_int(name: str, default: int) -> int:
-    value = _env(name)
-    return int(value) if value is not None else default
-
-
 class BaseConfig:
     APP_ENV = "development"
     # --- storage -----------------------------------------------------------------------
-    DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'relieflink.db'}")
-    STORAGE_DIR = _env("STORAGE_DIR", str(INSTANCE_DIR / "storage"))
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'relieflink.db'}"
+    STORAGE_DIR = str(INSTANCE_DIR / "storage")
     # --- secrets (development defaults; production must set them) -------------------------
-    SECRET_KEY = _env("SECRET_KEY", "dev-only-secret-key-change-me")
-    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", "dev-only-jwt-key-change-me-0123456789abcdef")
-    DATA_ENCRYPTION_KEY = _env("DATA_ENCRYPTION_KEY")  # Fernet key; derived from SECRET_KEY if unset
-    JWT_ISSUER = _env("JWT_ISSUER", "relieflink")
-    JWT_AUDIENCE = _env("JWT_AUDIENCE", "relieflink-miniprogram")
-    JWT_ACCESS_TTL_SECONDS = _env_int("JWT_ACCESS_TTL_SECONDS", 15 * 60)
-    REFRESH_TOKEN_TTL_DAYS = _env_int("REFRESH_TOKEN_TTL_DAYS", 30)
+    SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - development default; production refuses it
+    JWT_SECRET_KEY = "dev-only-jwt-key-change-me-0123456789abcdef"  # noqa: S105 - as above
+    DATA_ENCRYPTION_KEY = None  # Fernet key; derived from SECRET_KEY if unset
+    JWT_ISSUER = "relieflink"
+    JWT_AUDIENCE = "relieflink-miniprogram"
+    JWT_ACCESS_TTL_SECONDS = 15 * 60
+    REFRESH_TOKEN_TTL_DAYS = 30
     # --- tasks ---------------------------------------------------------------------------
-    CELERY_BROKER_URL = _env("CELERY_BROKER_URL")  # unset = tasks run in-process (eager)
-    CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
-    CELERY_TASK_TIME_LIMIT = _env_int("CELERY_TASK_TIME_LIMIT", 300)
-    CELERY_TASK_SOFT_TIME_LIMIT = _env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
+    CELERY_BROKER_URL = None  # unset = tasks run in-process (eager)
+    CELERY_RESULT_BACKEND = None
+    CELERY_TASK_TIME_LIMIT = 300
+    CELERY_TASK_SOFT_TIME_LIMIT = 240
     # --- API -----------------------------------------------------------------------------
-    API_DOCS_ENABLED = _env_bool("API_DOCS_ENABLED", True)
-    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
-    API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 100)
-    IDEMPOTENCY_TTL_HOURS = _env_int("IDEMPOTENCY_TTL_HOURS", 24)
-    IDEMPOTENCY_STALE_SECONDS = _env_int("IDEMPOTENCY_STALE_SECONDS", 120)
-    DEMO_ENDPOINTS_ENABLED = _env_bool("DEMO_ENDPOINTS_ENABLED", True)
-    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
-    SMS_SEND_IP_LIMIT = _env("SMS_SEND_IP_LIMIT", "20 per hour")
+    API_DOCS_ENABLED = True
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    API_MAX_PAGE_SIZE = 100
+    IDEMPOTENCY_TTL_HOURS = 24
+    IDEMPOTENCY_STALE_SECONDS = 120
+    DEMO_ENDPOINTS_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    SMS_SEND_IP_LIMIT = "20 per hour"
     # --- SMS -----------------------------------------------------------------------------
-    SMS_BACKEND = _env("SMS_BACKEND", "console")  # console | http
-    SMS_GATEWAY_URL = _env("SMS_GATEWAY_URL")
-    SMS_GATEWAY_API_KEY = _env("SMS_GATEWAY_API_KEY")
-    SMS_GATEWAY_SIGN_NAME = _env("SMS_GATEWAY_SIGN_NAME", "救助通")
-    SMS_CODE_TTL_SECONDS = _env_int("SMS_CODE_TTL_SECONDS", 300)
-    SMS_RESEND_SECONDS = _env_int("SMS_RESEND_SECONDS", 60)
-    SMS_DAILY_LIMIT_PER_PHONE = _env_int("SMS_DAILY_LIMIT_PER_PHONE", 10)
-    SMS_MAX_ATTEMPTS = _env_int("SMS_MAX_ATTEMPTS", 5)
-    SMS_EXPOSE_DEV_CODE = _env_bool("SMS_EXPOSE_DEV_CODE", True)
+    SMS_BACKEND = "console"  # console | http
+    SMS_GATEWAY_URL = None
+    SMS_GATEWAY_API_KEY = None
+    SMS_GATEWAY_SIGN_NAME = "救助通"
+    SMS_CODE_TTL_SECONDS = 300
+    SMS_RESEND_SECONDS = 60
+    SMS_DAILY_LIMIT_PER_PHONE = 10
+    SMS_MAX_ATTEMPTS = 5
+    SMS_EXPOSE_DEV_CODE = True
     # --- WeChat --------------------------------------------------------------------------
-    WECHAT_APPID = _env("WECHAT_APPID", "wx-dev-appid")
-    WECHAT_SECRET = _env("WECHAT_SECRET", "wx-dev-secret")
-    WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
-    WECHAT_TIMEOUT_SECONDS = float(_env("WECHAT_TIMEOUT_SECONDS", "5") or 5)
+    WECHAT_APPID = "wx-dev-appid"
+    WECHAT_SECRET = "wx-dev-secret"  # noqa: S105 - development default
+    WECHAT_API_BASE = "https://api.weixin.qq.com"
+    WECHAT_TIMEOUT_SECONDS = 5.0
     # --- portal --------------------------------------------------------------------------
-    PORTAL_IDLE_TIMEOUT_MINUTES = _env_int("PORTAL_IDLE_TIMEOUT_MINUTES", 30)
-    PORTAL_MAX_FAILED_LOGINS = _env_int("PORTAL_MAX_FAILED_LOGINS", 5)
-    PORTAL_LOCKOUT_MINUTES = _env_int("PORTAL_LOCKOUT_MINUTES", 15)
-    PORTAL_PAGE_SIZE = _env_int("PORTAL_PAGE_SIZE", 20)
+    PORTAL_IDLE_TIMEOUT_MINUTES = 30
+    PORTAL_MAX_FAILED_LOGINS = 5
+    PORTAL_LOCKOUT_MINUTES = 15
+    PORTAL_PAGE_SIZE = 20
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = None  # the session's idle time-out bounds the token instead
     # --- casework ------------------------------------------------------------------------
-    DEFAULT_ACCEPT_WORKING_DAYS = _env_int("DEFAULT_ACCEPT_WORKING_DAYS", 3)
-    HOLIDAY_FILE = _env("HOLIDAY_FILE")  # extra holidays/workdays for years chinese_calendar lacks
+    DEFAULT_ACCEPT_WORKING_DAYS = 3
+    HOLIDAY_FILE = None  # extra holidays/workdays for years chinese_calendar lacks
     # --- demo ----------------------------------------------------------------------------
-    LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", False)
-    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    LOAD_DEMO_DATA = False
+    LOG_LEVEL = "INFO"
 
     @classmethod
     def validate(cls) -> None:
@@ -105,24 +93,24 @@ class DevelopmentConfig(BaseConfig):
 class TestingConfig(BaseConfig):
     APP_ENV = "testing"
     TESTING = True
-    DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'test.db'}")
-    STORAGE_DIR = _env("STORAGE_DIR", str(INSTANCE_DIR / "test-storage"))
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'test.db'}"
+    STORAGE_DIR = str(INSTANCE_DIR / "test-storage")
     RATELIMIT_STORAGE_URI = "memory://"
 
 
 class ProductionConfig(BaseConfig):
     APP_ENV = "production"
-    SECRET_KEY = _env("SECRET_KEY")
-    JWT_SECRET_KEY = _env("JWT_SECRET_KEY")
-    DATA_ENCRYPTION_KEY = _env("DATA_ENCRYPTION_KEY")
-    DATABASE_URL = _env("DATABASE_URL")
-    API_DOCS_ENABLED = _env_bool("API_DOCS_ENABLED", False)
+    SECRET_KEY = None
+    JWT_SECRET_KEY = None
+    DATA_ENCRYPTION_KEY = None
+    DATABASE_URL = None
+    API_DOCS_ENABLED = False
     DEMO_ENDPOINTS_ENABLED = False
     SMS_EXPOSE_DEV_CODE = False
-    SMS_BACKEND = _env("SMS_BACKEND", "http")
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
-    WECHAT_APPID = _env("WECHAT_APPID")
-    WECHAT_SECRET = _env("WECHAT_SECRET")
+    SMS_BACKEND = "http"
+    SESSION_COOKIE_SECURE = True
+    WECHAT_APPID = None
+    WECHAT_SECRET = None
 
     @classmethod
     def validate(cls) -> None:
@@ -144,6 +132,12 @@ class ProductionConfig(BaseConfig):
                 + ". Set them as environment variables (see README, 'Configuration')."
             )
         problems = []
+        try:
+            from cryptography.fernet import Fernet
+
+            Fernet(cls.DATA_ENCRYPTION_KEY.encode())
+        except ValueError:
+            problems.append("DATA_ENCRYPTION_KEY must be a Fernet key (Fernet.generate_key())")
         if len(cls.SECRET_KEY or "") < 32 or len(cls.JWT_SECRET_KEY or "") < 32:
             problems.append("SECRET_KEY and JWT_SECRET_KEY must be at least 32 characters")
         if (cls.DATABASE_URL or "").startswith("sqlite"):

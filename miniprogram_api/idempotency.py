@@ -26,7 +26,13 @@ DOC = {
                 "different body is 422; while the first is still running, 409. Kept 24 hours."
             ),
         }
-    ]
+    ],
+    "responses": {
+        "409": {
+            "description": "A request with the same Idempotency-Key is still being processed",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+        }
+    },
 }
 
 

@@ -36,8 +36,7 @@ def citizen_headers(client, phone: str) -> dict[str, str]:
 def make_officer(app, username: str, role: str, region: str | None) -> str:
     """Create an officer through the service; returns the TOTP secret."""
     with app.app_context():
-        _, secret = accounts.create_officer(SYSTEM, username=username, password=PASSWORD, role=role,
-                                            region_code=region)
+        _, secret = accounts.create_officer(SYSTEM, username=username, password=PASSWORD, role=role, region_code=region)
         commit()
         db.session.remove()
     return secret
@@ -53,12 +52,16 @@ def csrf_token(html: str) -> str:
 
 def portal_login(client, username: str, secret: str, password: str = PASSWORD):
     page = client.get("/portal/login")
-    resp = client.post("/portal/login", data={"username": username, "password": password,
-                                              "csrf_token": csrf_token(page.get_data(as_text=True))})
+    resp = client.post(
+        "/portal/login",
+        data={"username": username, "password": password, "csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     page = client.get("/portal/login/totp")
-    return client.post("/portal/login/totp", data={"code": pyotp.TOTP(secret).now(),
-                                                   "csrf_token": csrf_token(page.get_data(as_text=True))})
+    return client.post(
+        "/portal/login/totp",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
 
 
 def id_number(born: date = date(1980, 1, 1), seq: int = 1, prefix: str = "360124") -> str:

@@ -164,8 +164,9 @@ def test_bind_real_name(client, app):
 )
 def test_bind_real_name_field_errors(client, name, number, field, message):
     headers = citizen_headers(client, "13900000011")
-    resp = client.post("/api/v1/me/real-name", headers=headers,
-                       json={"name": name, "id_number": number or id_number(seq=13)})
+    resp = client.post(
+        "/api/v1/me/real-name", headers=headers, json={"name": name, "id_number": number or id_number(seq=13)}
+    )
     assert resp.status_code == 422
     errors = resp.get_json()["errors"]
     assert errors[field] == [message] or (field == "name" and "name" in errors)

@@ -69,9 +69,10 @@ def test_import_matches_csv_counts_and_is_idempotent(app, tmp_path):
     for name in ("provinces.csv", "cities.csv", "counties.csv", "townships.csv"):
         shutil.copy(REGIONS_DIR / name, tmp_path / name)
     # a slice of the villages file keeps this test fast; the full file uses the same code path
-    with (REGIONS_DIR / "villages.csv").open(encoding="utf-8") as src, (tmp_path / "villages.csv").open(
-        "w", encoding="utf-8"
-    ) as dst:
+    with (
+        (REGIONS_DIR / "villages.csv").open(encoding="utf-8") as src,
+        (tmp_path / "villages.csv").open("w", encoding="utf-8") as dst,
+    ):
         for n, line in enumerate(src):
             if n > 2000:
                 break
@@ -90,7 +91,11 @@ def test_import_matches_csv_counts_and_is_idempotent(app, tmp_path):
         assert all(result["written"] == 0 for result in again.values()), again
         assert regions.count_by_level() == counts
         # A renamed township is updated, nothing else is touched.
-        text = (tmp_path / "townships.csv").read_text(encoding="utf-8").replace("360124100,民和镇,", "360124100,民和镇（改）,")
+        text = (
+            (tmp_path / "townships.csv")
+            .read_text(encoding="utf-8")
+            .replace("360124100,民和镇,", "360124100,民和镇（改）,")
+        )
         (tmp_path / "townships.csv").write_text(text, encoding="utf-8")
         changed = regions.import_directory(tmp_path)
         db.session.commit()
@@ -115,5 +120,5 @@ def test_import_cli(app, tmp_path):
 
 def test_import_rejects_bad_rows(app, tmp_path):
     (tmp_path / "provinces.csv").write_text("code,name\n3X,坏数据\n", encoding="utf-8")
-    with app.app_context(), pytest.raises(ValueError, match="provinces.csv:2"):
+    with app.app_context(), pytest.raises(ValueError, match=r"provinces\.csv:2"):
         regions.import_directory(tmp_path)

@@ -19,8 +19,9 @@ def _api_routes(app):
         if not (rule.rule.startswith("/api/") or rule.rule == "/healthz"):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            values = {arg: 1 if isinstance(conv, IntegerConverter) else "360124"
-                      for arg, conv in rule._converters.items()}
+            values = {
+                arg: 1 if isinstance(conv, IntegerConverter) else "360124" for arg, conv in rule._converters.items()
+            }
             yield rule.endpoint, method, rule.build(values, append_unknown=False)[1]
 
 
@@ -46,8 +47,11 @@ def test_public_list_names_real_endpoints(app):
 
 def test_every_portal_page_requires_an_officer(app, client):
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/portal") or rule.endpoint in {"portal_auth.login", "portal_auth.totp",
-                                                                    "portal_static"}:
+        if not rule.rule.startswith("/portal") or rule.endpoint in {
+            "portal_auth.login",
+            "portal_auth.totp",
+            "portal_static",
+        }:
             continue
         url = rule.build({k: 1 for k in rule.arguments}, append_unknown=False)[1]
         if "GET" in rule.methods:
@@ -60,8 +64,17 @@ def test_every_portal_page_requires_an_officer(app, client):
 
 def _claims(app, **changes):
     now = int(time.time())
-    claims = {"iss": app.config["JWT_ISSUER"], "aud": app.config["JWT_AUDIENCE"], "sub": "1", "sid": "x",
-              "typ": "access", "iat": now, "nbf": now, "exp": now + 600, "jti": "j"}
+    claims = {
+        "iss": app.config["JWT_ISSUER"],
+        "aud": app.config["JWT_AUDIENCE"],
+        "sub": "1",
+        "sid": "x",
+        "typ": "access",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "j",
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -99,8 +112,10 @@ def test_hs512_with_right_key_refused(client, app, real_session):
 @pytest.mark.parametrize(
     ("change", "status"),
     [
-        ({"exp": int(time.time()) - 60, "iat": int(time.time()) - 1000, "nbf": int(time.time()) - 1000},
-         "token_expired"),
+        (
+            {"exp": int(time.time()) - 60, "iat": int(time.time()) - 1000, "nbf": int(time.time()) - 1000},
+            "token_expired",
+        ),
         ({"aud": "relieflink-portal"}, "token_invalid"),
         ({"aud": "relieflink-authorization-qr"}, "token_invalid"),
         ({"iss": "someone-else"}, "token_invalid"),

@@ -141,7 +141,9 @@ def upsert_regions(rows: list[dict]) -> int:
     written = 0
     # One multi-row VALUES statement per batch: set-based, not row by row.
     for chunk in _batches(rows, 1000 if dialect == "sqlite" else BATCH_SIZE):
-        written += db.session.execute(stmt.values(chunk)).rowcount or 0
+        # RETURNING counts the rows really inserted or changed (rowcount is not reliable
+        # for multi-row statements on every driver).
+        written += len(db.session.execute(stmt.values(chunk).returning(Region.__table__.c.code)).all())
     return written
 
 

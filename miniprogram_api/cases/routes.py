@@ -29,8 +29,9 @@ class DemoCaseList(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters):
         """Cases I opened, newest first (paginated; see `X-Pagination`)."""
-        page = casework.cases_opened_by(current_actor(), page=pagination_parameters.page,
-                                        page_size=pagination_parameters.page_size)
+        page = casework.cases_opened_by(
+            current_actor(), page=pagination_parameters.page, page_size=pagination_parameters.page_size
+        )
         pagination_parameters.item_count = page.total
         return page.items
 

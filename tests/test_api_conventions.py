@@ -1,0 +1,177 @@
+"""API conventions: OpenAPI contract, error shape, body limit, idempotency keys, health."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from core.casework.models import Case
+from core.database import db
+from core.idempotency import services as idem
+from tests.helpers import citizen_headers
+
+
+def test_openapi_document_is_complete(client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    for path in (
+        "/api/v1/regions",
+        "/api/v1/regions/{code}",
+        "/api/v1/auth/sms/send",
+        "/api/v1/auth/sms/verify",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/wechat",
+        "/api/v1/me",
+        "/api/v1/me/real-name",
+        "/healthz",
+    ):
+        assert path in paths, path
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert paths["/api/v1/regions"]["get"]["security"] == []  # public
+    assert "security" not in paths["/api/v1/me"]["get"]  # inherits the global bearer requirement
+    error_schema = spec["components"]["schemas"]["ApiError"]["properties"]
+    assert set(error_schema) == {"code", "status", "message", "errors"}
+    post = paths["/api/v1/demo/cases"]["post"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post["parameters"])
+    assert "422" in post["responses"] and "409" in post["responses"]
+    assert "X-Pagination" in str(paths["/api/v1/demo/cases"]["get"]["responses"]["200"])
+
+
+def test_swagger_ui_served_locally(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/docs/static/swagger-ui-bundle.js" in html
+    assert client.get("/api/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_unknown_api_path_is_json_404(client):
+    resp = client.get("/api/v1/nothing-here")
+    assert resp.status_code == 404
+    assert resp.get_json() == {"code": 404, "status": "not_found", "message": "未找到该资源"}
+
+
+def test_wrong_method_is_405(client):
+    resp = client.delete("/api/v1/regions")
+    assert resp.status_code == 405 and resp.get_json()["message"] == "不支持该请求方法"
+
+
+def test_giant_body_is_413(client, app):
+    headers = citizen_headers(client, "13900002000")
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    try:
+        resp = client.post(
+            "/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "x" * 5000}
+        )
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    assert resp.status_code == 413
+    assert resp.get_json()["message"] == "提交的内容过大"
+
+
+def test_unexpected_error_is_500_without_internals(client, monkeypatch, caplog):
+    from core.regions import services as regions
+
+    def broken(parent_code):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(regions, "list_children", broken)
+    resp = client.get("/api/v1/regions?parent=36")
+    assert resp.status_code == 500
+    assert resp.get_json() == {"code": 500, "status": "internal_error", "message": "系统繁忙，请稍后再试"}
+    assert "secret internal detail" not in resp.get_data(as_text=True)
+    assert any("unhandled error" in r.message for r in caplog.records)  # logged for operators
+
+
+def test_health(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "database": "ok", "broker": "eager (in-process)"}
+
+
+# --- idempotency -----------------------------------------------------------------------------
+
+
+def _count_cases(app) -> int:
+    with app.app_context():
+        n = db.session.scalar(select(func.count()).select_from(Case))
+        db.session.remove()
+        return n
+
+
+def test_same_key_same_body_replays(client, app):
+    headers = {**citizen_headers(client, "13900002002"), "Idempotency-Key": str(uuid.uuid4())}
+    body = {"township_code": "360124100", "title": "重试"}
+    first = client.post("/api/v1/demo/cases", headers=headers, json=body)
+    second = client.post("/api/v1/demo/cases", headers=headers, json=body)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    assert second.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert _count_cases(app) == 1
+
+
+def test_same_key_other_body_is_422(client, app):
+    headers = {**citizen_headers(client, "13900002003"), "Idempotency-Key": str(uuid.uuid4())}
+    client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "一"})
+    resp = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "二"})
+    assert resp.status_code == 422
+    assert resp.get_json()["status"] == "idempotency_key_reused"
+    assert _count_cases(app) == 1
+
+
+def test_keys_are_per_user(client, app):
+    key = str(uuid.uuid4())
+    body = {"township_code": "360124100", "title": "同一个键"}
+    a = client.post(
+        "/api/v1/demo/cases", headers={**citizen_headers(client, "13900002004"), "Idempotency-Key": key}, json=body
+    )
+    b = client.post(
+        "/api/v1/demo/cases", headers={**citizen_headers(client, "13900002005"), "Idempotency-Key": key}, json=body
+    )
+    assert a.status_code == b.status_code == 201
+    assert a.get_json()["id"] != b.get_json()["id"]
+    assert "Idempotent-Replayed" not in b.headers
+
+
+def test_concurrent_duplicate_is_409(client, app):
+    headers = citizen_headers(client, "13900002006")
+    key = str(uuid.uuid4())
+    body = b'{"township_code": "360124100", "title": "\\u5e76\\u53d1"}'
+    with app.app_context():
+        from core.accounts.models import User
+
+        user = db.session.scalar(select(User).where(User.phone == "13900002006"))
+        # the first request is still running: its marker is committed, not completed
+        idem.claim(
+            f"citizen:{user.id}",
+            key,
+            "demo_cases.DemoCaseList",
+            idem.fingerprint("POST", "/api/v1/demo/cases", body),
+            ttl_hours=24,
+            stale_seconds=120,
+        )
+        db.session.remove()
+    resp = client.post(
+        "/api/v1/demo/cases", headers={**headers, "Idempotency-Key": key, "Content-Type": "application/json"}, data=body
+    )
+    assert resp.status_code == 409
+    assert resp.get_json()["status"] == "idempotency_in_progress"
+    assert _count_cases(app) == 0
+
+
+def test_failed_request_releases_the_key(client, app):
+    headers = {**citizen_headers(client, "13900002007"), "Idempotency-Key": str(uuid.uuid4())}
+    bad = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "999999999", "title": "x"})
+    assert bad.status_code == 422
+    again = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "999999999", "title": "x"})
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again.headers
+
+
+def test_bad_key_format(client):
+    headers = {**citizen_headers(client, "13900002008"), "Idempotency-Key": "short"}
+    resp = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "x"})
+    assert resp.status_code == 422
+    assert "Idempotency-Key" in resp.get_json()["errors"]

@@ -1,0 +1,119 @@
+"""In a real browser (Debian's chromium through Playwright): an officer logs in with password and
+TOTP and works the queue."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import unavailable
+from tests.helpers import PASSWORD, citizen_headers, make_officer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def live_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context = browser.new_context(locale="zh-CN")
+    pg = context.new_page()
+    yield pg
+    pg.screenshot(path=str(tmp_path / "last.png"))
+    context.close()
+
+
+def test_officer_logs_in_with_totp_and_sees_own_queue(page, live_server, client, app):
+    headers = citizen_headers(client, "13900006000")
+    for township, title in (("360124100", "民和镇：独居老人"), ("360124101", "李渡镇：因病致贫")):
+        assert (
+            client.post(
+                "/api/v1/demo/cases", headers=headers, json={"township_code": township, "title": title}
+            ).status_code
+            == 201
+        )
+    secret = make_officer(app, "browser_officer", "township_officer", "360124100")
+
+    page.goto(f"{live_server}/portal/")
+    assert page.url.startswith(f"{live_server}/portal/login")
+    page.fill("#username", "browser_officer")
+    page.fill("#password", "wrong password here")
+    page.click("button[type=submit]")
+    assert page.locator("[role=alert]").inner_text() == "用户名或密码错误"
+
+    page.fill("#username", "browser_officer")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/portal/login/totp")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url("**/portal/")
+
+    assert "browser_officer" in page.get_by_test_id("officer-name").inner_text()
+    table = page.get_by_test_id("queue-table")
+    assert "民和镇：独居老人" in table.inner_text()
+    assert "李渡镇：因病致贫" not in page.content()
+    assert page.get_by_test_id("queue-total").inner_text() == "共 1 件"
+
+    page.get_by_role("link", name="JZ", exact=False).first.click()
+    assert page.locator("h1").inner_text() == "民和镇：独居老人"
+
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/portal/login")
+    page.goto(f"{live_server}/portal/queue")
+    assert "/portal/login" in page.url
+
+
+def test_county_officer_filters_townships(page, live_server, client, app):
+    headers = citizen_headers(client, "13900006001")
+    for township, title in (("360124100", "甲事项"), ("360124101", "乙事项")):
+        client.post("/api/v1/demo/cases", headers=headers, json={"township_code": township, "title": title})
+    secret = make_officer(app, "browser_county", "county_officer", "360124")
+    page.goto(f"{live_server}/portal/login")
+    page.fill("#username", "browser_county")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url("**/portal/queue")
+    assert page.get_by_test_id("queue-total").inner_text() == "共 2 件"
+    page.select_option("#township", "360124101")
+    page.wait_for_url("**township=360124101")
+    assert page.get_by_test_id("queue-total").inner_text() == "共 1 件"
+    assert "乙事项" in page.get_by_test_id("queue-table").inner_text()
