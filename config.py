@@ -138,6 +138,8 @@ class ProductionConfig(BaseConfig):
             Fernet(cls.DATA_ENCRYPTION_KEY.encode())
         except ValueError:
             problems.append("DATA_ENCRYPTION_KEY must be a Fernet key (Fernet.generate_key())")
+        if any((getattr(cls, k) or "").startswith("dev-only") for k in ("SECRET_KEY", "JWT_SECRET_KEY")):
+            problems.append("SECRET_KEY and JWT_SECRET_KEY must not be the development defaults")
         if len(cls.SECRET_KEY or "") < 32 or len(cls.JWT_SECRET_KEY or "") < 32:
             problems.append("SECRET_KEY and JWT_SECRET_KEY must be at least 32 characters")
         if (cls.DATABASE_URL or "").startswith("sqlite"):

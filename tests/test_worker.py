@@ -147,9 +147,7 @@ def test_a_task_delivered_twice_has_one_effect(client, app, real_worker):
     # the broker delivers the same task again (as after a worker was killed before acking)
     again = Celery(broker=REDIS_URL).send_task("notify.deliver", args=[message_id], queue="notify")
     line = _wait_for(
-        lambda: next(
-            (ln for ln in _text(real_worker).splitlines() if again.id in ln and "succeeded" in ln), None
-        ),
+        lambda: next((ln for ln in _text(real_worker).splitlines() if again.id in ln and "succeeded" in ln), None),
         what="the duplicate task to finish",
     )
     assert line.endswith("'sent'")  # it found the message already sent ...

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests need (Debian), once. Safe to re-run.
+#   chromium: the real browser for portal tests (driven by Playwright via executable_path)
+#   fonts-noto-cjk: Chinese text in screenshots and, later, PDFs
+set -euo pipefail
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != "0" ]; then
+  echo "ensure-system: missing ${need[*]}; run as root: apt-get install -y ${need[*]}" >&2
+  exit 0  # the tests that need them say so (and fail in CI)
+fi
+echo "ensure-system: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
