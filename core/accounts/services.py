@@ -23,7 +23,7 @@ from core.database import db
 from core.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from core.idnumber import validate_id_number
 from core.notifications import services as outbox
-from core.regions.models import Region
+from core.regions.models import LEVEL_LABELS, Region
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[A-Za-z]$")
@@ -231,7 +231,7 @@ def create_officer(
         level = officer_region_level(role)
         region = db.session.get(Region, region_code) if region_code else None
         if level and (region is None or region.level != level):
-            errors["region"] = [f"该角色须绑定一个{level}级行政区划"]
+            errors["region"] = [f"该角色须绑定一个{LEVEL_LABELS[level]}行政区划"]
     if errors:
         raise ValidationFailed(errors=errors)
     secret = pyotp.random_base32()
