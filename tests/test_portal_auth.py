@@ -14,8 +14,7 @@ from tests.helpers import PASSWORD, csrf_token, make_officer, portal_login
 def test_login_needs_both_factors(client, app):
     secret = make_officer(app, "two_factor", "township_officer", "360124100")
     page = client.get("/portal/login").get_data(as_text=True)
-    client.post("/portal/login", data={"username": "two_factor", "password": PASSWORD,
-                                       "csrf_token": csrf_token(page)})
+    client.post("/portal/login", data={"username": "two_factor", "password": PASSWORD, "csrf_token": csrf_token(page)})
     # password alone does not open the queue
     assert client.get("/portal/queue").status_code == 302
     page = client.get("/portal/login/totp").get_data(as_text=True)
@@ -61,8 +60,10 @@ def test_login_form_requires_csrf(client, app):
 def test_next_parameter_cannot_leave_the_portal(client, app):
     secret = make_officer(app, "redirect", "township_officer", "360124100")
     page = client.get("/portal/login?next=//evil.example/x").get_data(as_text=True)
-    client.post("/portal/login?next=//evil.example/x", data={"username": "redirect", "password": PASSWORD,
-                                                             "csrf_token": csrf_token(page)})
+    client.post(
+        "/portal/login?next=//evil.example/x",
+        data={"username": "redirect", "password": PASSWORD, "csrf_token": csrf_token(page)},
+    )
     page = client.get("/portal/login/totp").get_data(as_text=True)
     resp = client.post("/portal/login/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(page)})
     assert resp.headers["Location"] == "/portal/queue"
@@ -77,14 +78,38 @@ def test_portal_security_headers(client):
 
 def test_create_officer_cli_prints_totp_secret(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create-officer", "--username", "cli_officer", "--password",
-                                 "A-long-enough-password", "--role", "county_officer", "--region", "360124"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create-officer",
+            "--username",
+            "cli_officer",
+            "--password",
+            "A-long-enough-password",
+            "--role",
+            "county_officer",
+            "--region",
+            "360124",
+        ]
+    )
     assert result.exit_code == 0, result.output
     secret = re.search(r"^totp_secret: ([A-Z2-7]+)$", result.output, re.M).group(1)
     client = app.test_client()
     assert portal_login(client, "cli_officer", secret, password="A-long-enough-password").status_code == 302
-    bad = runner.invoke(args=["users", "create-officer", "--username", "x", "--password", "short",
-                              "--role", "township_officer", "--region", "360124"])
+    bad = runner.invoke(
+        args=[
+            "users",
+            "create-officer",
+            "--username",
+            "x",
+            "--password",
+            "short",
+            "--role",
+            "township_officer",
+            "--region",
+            "360124",
+        ]
+    )
     assert bad.exit_code != 0
     assert "密码至少12位" in bad.output
     assert "该角色须绑定一个乡级（乡镇/街道）行政区划" in bad.output
@@ -94,8 +119,9 @@ def test_grant_role_cli(client, app):
     from tests.helpers import citizen_headers
 
     headers = citizen_headers(client, "13900007000")
-    result = app.test_cli_runner().invoke(args=["users", "grant-role", "--phone", "13900007000", "--role",
-                                                "grid_worker", "--region", "360124100"])
+    result = app.test_cli_runner().invoke(
+        args=["users", "grant-role", "--phone", "13900007000", "--role", "grid_worker", "--region", "360124100"]
+    )
     assert result.exit_code == 0, result.output
     roles = client.get("/api/v1/me", headers=headers).get_json()["roles"]
     assert roles == [{"role": "grid_worker", "label": "网格员", "region_code": "360124100"}]
