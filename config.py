@@ -43,6 +43,7 @@ class BaseConfig:
     # --- API -----------------------------------------------------------------------------
     API_DOCS_ENABLED = True
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    MAX_UPLOAD_BYTES = 10 * 1024 * 1024
     API_MAX_PAGE_SIZE = 100
     IDEMPOTENCY_TTL_HOURS = 24
     IDEMPOTENCY_STALE_SECONDS = 120

@@ -20,9 +20,12 @@ from core import crypto, workdays
 from core.accounts import models as _accounts_models  # noqa: F401
 from core.accounts import tokens
 from core.accounts.wechat import HttpWechatClient
+from core.applications import models as _application_models  # noqa: F401
 from core.audit import models as _audit_models  # noqa: F401
 from core.casework import models as _casework_models  # noqa: F401
 from core.database import commit, db, install_session_events, rollback, set_task_dispatcher
+from core.files import storage
+from core.households import models as _household_models  # noqa: F401
 from core.idempotency import models as _idempotency_models  # noqa: F401
 from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
@@ -70,6 +73,7 @@ def activate(app: Flask) -> None:
         )
     )
     workdays.load_holiday_file(app.config["HOLIDAY_FILE"])
+    storage.configure(app.config["STORAGE_DIR"])
     outbox.set_channel_factory(_channel_factory(app))
     celery = app.extensions["celery"]
     celery.set_default()

@@ -9,10 +9,11 @@ from flask import Flask, Response, render_template, request
 from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import fields
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from core.database import commit, rollback
-from core.errors import DomainError, RateLimited
+from core.errors import Conflict, DomainError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,10 @@ def register_domain_errors(app: Flask, api: Api) -> None:
         if err.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
         return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers
+
+    @app.errorhandler(StaleDataError)
+    def _stale(err: StaleDataError):  # two writers saved the same record; the second is told
+        return _domain_error(Conflict("该记录已被他人修改，请刷新后重试", code="edit_conflict"))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

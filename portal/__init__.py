@@ -14,6 +14,7 @@ csrf = CSRFProtect()
 
 
 def init_portal(app: Flask) -> None:
+    from portal.applications.views import bp as applications_bp
     from portal.auth.views import bp as auth_bp
     from portal.auth.views import install_portal_guard
     from portal.queue.views import bp as queue_bp
@@ -21,6 +22,7 @@ def init_portal(app: Flask) -> None:
     csrf.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)
+    app.register_blueprint(applications_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -11,6 +11,7 @@ from core.database import UTCDateTime, db
 CASE_KINDS = {
     "demo": "演示案件",
     "application": "救助申请",
+    "application_info": "救助申请（户籍地知情）",
     "report": "主动发现报告",
 }
 CASE_STATUSES = {
@@ -40,10 +41,21 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the case is about (an application, a report) and how officers see it in the queue.
+    subject_type: Mapped[str | None] = mapped_column(String(20))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    is_info_copy: Mapped[bool] = mapped_column(Boolean, default=False)  # 户籍地 township: informed, not handling
+    is_proxy: Mapped[bool] = mapped_column(Boolean, default=False)
+    program: Mapped[str | None] = mapped_column(String(10))
+    household_size: Mapped[int | None] = mapped_column(Integer)
+    # The statutory clock pauses while waiting for the citizen (补正).
+    clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_remaining_days: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
     __table_args__ = (
         Index("ix_cases_township_status_created", "township_code", "status", "created_at"),
         Index("ix_cases_county_status_created", "county_code", "status", "created_at"),
+        Index("ix_cases_subject", "subject_type", "subject_id"),
     )

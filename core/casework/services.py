@@ -30,6 +30,12 @@ def open_case(
     title: str,
     due_in_working_days: int,
     opened_by_user_id: int | None = None,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    is_info_copy: bool = False,
+    is_proxy: bool = False,
+    program: str | None = None,
+    household_size: int | None = None,
 ) -> Case:
     if kind not in CASE_KINDS:
         raise ValidationFailed(errors={"kind": ["案件类型不存在"]})
@@ -47,6 +53,12 @@ def open_case(
         city_code=township.code[:4],
         province_code=township.code[:2],
         opened_by_user_id=opened_by_user_id,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        is_info_copy=is_info_copy,
+        is_proxy=is_proxy,
+        program=program,
+        household_size=household_size,
         due_date=workdays.add_working_days(clock.local_today(), due_in_working_days),
     )
     db.session.add(case)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
+from core import clock
+from core.applications.programs import PROGRAMS
 from core.casework import services as casework
 from core.casework.models import CASE_KINDS, CASE_STATUSES
 from core.regions import services as regions
@@ -30,11 +32,15 @@ def index():
         names=names,
         kinds=CASE_KINDS,
         statuses=CASE_STATUSES,
+        programs=PROGRAMS,
+        today=clock.local_today(),
     )
 
 
 @bp.route("/cases/<int:case_id>")
 def case_detail(case_id: int):
     case = casework.get_case_for_officer(g.actor, case_id)
+    if case.subject_type == "application":
+        return redirect(url_for("portal_applications.detail", application_id=case.subject_id))
     names = regions.names_for({case.township_code})
     return render_template("queue/case.html", case=case, kinds=CASE_KINDS, statuses=CASE_STATUSES, names=names)

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core import clock
+from core.database import UTCDateTime, db
+from core.households.models import Asset, HouseholdMember, Income
+
+STATUSES = {
+    "draft": "草稿",
+    "submitted": "已提交，待受理",
+    "correction_requested": "待补正材料",
+    "not_accepted": "不予受理",
+    "accepted": "已受理",
+    "investigating": "调查核实中",
+    "reviewing": "乡镇（街道）审核中",
+    "public_notice": "公示中",
+    "awaiting_confirmation": "待县级民政部门确认",
+    "approved": "已批准",
+    "rejected": "不予批准",
+    "withdrawn": "已撤回",
+}
+# WeChat `phrase` values (<= 5 Chinese characters).
+STATUS_PHRASES = {
+    "submitted": "已提交",
+    "correction_requested": "待补正",
+    "not_accepted": "不予受理",
+    "accepted": "已受理",
+    "investigating": "调查中",
+    "reviewing": "审核中",
+    "public_notice": "公示中",
+    "awaiting_confirmation": "待确认",
+    "approved": "已批准",
+    "rejected": "不予批准",
+    "withdrawn": "已撤回",
+}
+OPEN_STATUSES = frozenset(
+    {
+        "submitted",
+        "correction_requested",
+        "accepted",
+        "investigating",
+        "reviewing",
+        "public_notice",
+        "awaiting_confirmation",
+    }
+)
+FINAL_STATUSES = frozenset({"not_accepted", "approved", "rejected", "withdrawn"})
+
+
+class ProgramSetting(db.Model):
+    """A county's settings for one program (absent = national defaults)."""
+
+    __tablename__ = "program_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    program: Mapped[str] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    monthly_standard: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))  # yuan per person per month
+    required_materials: Mapped[list | None] = mapped_column(JSON)
+    asset_limits: Mapped[dict | None] = mapped_column(JSON)
+    confirmation_delegated: Mapped[bool] = mapped_column(Boolean, default=False)
+    accept_working_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
+
+    __table_args__ = (UniqueConstraint("county_code", "program", name="uq_program_settings_county_program"),)
+
+
+class Application(db.Model):
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    program: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The applicant (for a proxy application: the principal the proxy acts for).
+    applicant_name: Mapped[str | None] = mapped_column(String(50))
+    applicant_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    applicant_phone: Mapped[str | None] = mapped_column(String(20))
+    is_proxy: Mapped[bool] = mapped_column(Boolean, default=False)
+    proxy_relation: Mapped[str | None] = mapped_column(String(20))
+    proxy_reason: Mapped[str | None] = mapped_column(String(20))
+    proxy_reason_note: Mapped[str | None] = mapped_column(String(200))
+    principal_confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    residence_township_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    residence_village_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    residence_address: Mapped[str | None] = mapped_column(String(200))
+    hukou_township_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    hardship_reason: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    info_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdraw_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    members: Mapped[list[HouseholdMember]] = relationship(
+        order_by=HouseholdMember.position, cascade="all, delete-orphan", lazy="selectin"
+    )
+    incomes: Mapped[list[Income]] = relationship(
+        order_by=Income.position, cascade="all, delete-orphan", lazy="selectin"
+    )
+    assets: Mapped[list[Asset]] = relationship(order_by=Asset.position, cascade="all, delete-orphan", lazy="selectin")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
+    __table_args__ = (Index("ix_applications_program_status", "program", "status"),)
+
+
+class ApplicationEvent(db.Model):
+    """The timeline: every status change, with the text the citizen reads."""
+
+    __tablename__ = "application_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(30))  # status after the event
+    actor_kind: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    citizen_text: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    material: Mapped[str] = mapped_column(String(30))
+    original_name: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    correction_event_id: Mapped[int | None] = mapped_column(ForeignKey("application_events.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)

@@ -1,0 +1,504 @@
+"""Relief applications: drafts, attachments, submit and routing, withdrawal, corrections, acceptance."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from core import clock, workdays
+from core.accounts.models import User
+from core.actor import Actor
+from core.applications import notify, settings
+from core.applications.models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    STATUSES,
+    Application,
+    ApplicationEvent,
+    Attachment,
+)
+from core.applications.programs import MATERIALS, PROGRAMS, program_label
+from core.applications.validation import open_application_with_person, validate_for_submit
+from core.audit import services as audit
+from core.casework import services as casework
+from core.casework.models import Case
+from core.database import db
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.files import storage
+from core.households.models import Asset, HouseholdMember, Income
+from core.households.vocabulary import PROXY_REASONS, PROXY_RELATIONS
+from core.idnumber import mask, validate_id_number
+from core.regions.services import names_for
+
+DRAFT_FIELDS = (
+    "residence_township_code",
+    "residence_village_code",
+    "residence_address",
+    "hukou_township_code",
+    "hardship_reason",
+    "applicant_phone",
+)
+EDITABLE_STATUSES = frozenset({"draft"})
+UPLOAD_STATUSES = frozenset({"draft", "correction_requested"})
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Application]
+    total: int
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+def _citizen_clause(user: User) -> Any:
+    own = Application.created_by_user_id == user.id
+    if user.id_number:
+        # The principal of a proxy application sees it once submitted, by their real-name identity.
+        return or_(own, and_(Application.applicant_id_number == user.id_number, Application.status != "draft"))
+    return own
+
+
+def get_for_citizen(user: User, application_id: int) -> Application:
+    app = db.session.scalar(select(Application).where(Application.id == application_id, _citizen_clause(user)))
+    if app is None:
+        raise NotFound("未找到该申请", code="application_not_found")
+    return app
+
+
+def list_for_citizen(user: User, *, page: int, page_size: int, status: str | None = None) -> Page:
+    stmt = select(Application).where(_citizen_clause(user))
+    if status:
+        stmt = stmt.where(Application.status == status)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.scalars(
+        stmt.order_by(Application.created_at.desc(), Application.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return Page(list(rows), total)
+
+
+def _is_creator(user: User, app: Application) -> bool:
+    return app.created_by_user_id == user.id
+
+
+def is_principal(user: User, app: Application) -> bool:
+    return bool(user.id_number) and user.id_number == app.applicant_id_number
+
+
+# --- drafts ---------------------------------------------------------------------------------
+
+
+def _reference() -> str:
+    return f"SQ{clock.local_today():%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def _event(
+    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None = None, **detail: Any
+) -> ApplicationEvent:
+    event = ApplicationEvent(
+        application_id=app.id,
+        kind=kind,
+        status=app.status,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        citizen_text=citizen_text,
+        reason=reason,
+        detail=detail or None,
+        at=clock.utcnow(),
+    )
+    db.session.add(event)
+    db.session.flush()
+    notify.notify_event(app, event)
+    return event
+
+
+def create_draft(
+    actor: Actor, user: User, program: str, *, on_behalf_of: dict | None, fields: dict[str, Any]
+) -> Application:
+    if not user.id_number:
+        raise PermissionDenied("请先完成实名认证后再申请", code="real_name_required")
+    if program not in PROGRAMS:
+        raise ValidationFailed(errors={"program": ["救助项目不存在"]})
+    app = Application(reference=_reference(), program=program, status="draft", created_by_user_id=user.id)
+    if on_behalf_of:
+        errors: dict[str, Any] = {}
+        number, id_errors = validate_id_number(on_behalf_of.get("id_number", ""))
+        if id_errors:
+            errors["id_number"] = id_errors
+        elif number == user.id_number:
+            errors["id_number"] = ["为本人申请无需选择代办"]
+        if on_behalf_of.get("relation") not in PROXY_RELATIONS:
+            errors["relation"] = ["请选择代办人身份"]
+        if on_behalf_of.get("reason") not in PROXY_REASONS:
+            errors["reason"] = ["请选择代办原因"]
+        if errors:
+            raise ValidationFailed(errors={"on_behalf_of": errors})
+        app.is_proxy = True
+        app.principal_confirmed = False
+        app.applicant_name = on_behalf_of["name"].strip()
+        app.applicant_id_number = number
+        app.applicant_phone = on_behalf_of.get("phone")
+        app.proxy_relation = on_behalf_of["relation"]
+        app.proxy_reason = on_behalf_of["reason"]
+        app.proxy_reason_note = on_behalf_of.get("reason_note")
+    else:
+        app.applicant_name, app.applicant_id_number, app.applicant_phone = user.real_name, user.id_number, user.phone
+    db.session.add(app)
+    db.session.flush()
+    if "members" not in fields:
+        # start the household with the applicant
+        fields = {
+            **fields,
+            "members": [{"name": app.applicant_name, "id_number": app.applicant_id_number, "relation": "self"}],
+        }
+    _apply(app, fields)
+    audit.record(actor, "application.create", app, program=program, proxy=app.is_proxy)
+    return app
+
+
+def _apply(app: Application, fields: dict[str, Any]) -> None:
+    for field in DRAFT_FIELDS:
+        if field in fields:
+            setattr(app, field, fields[field])
+    if "members" in fields:
+        app.members = [
+            HouseholdMember(
+                position=i, **_only(m, ("name", "id_number", "relation", "health", "disability_grade", "employment"))
+            )
+            for i, m in enumerate(fields["members"] or [])
+        ]
+        for member in app.members:
+            if member.id_number:
+                member.id_number = member.id_number.strip().upper()
+    if "incomes" in fields:
+        app.incomes = [
+            Income(position=i, **_only(x, ("member_index", "category", "monthly_amount", "note")))
+            for i, x in enumerate(fields["incomes"] or [])
+        ]
+    if "assets" in fields:
+        app.assets = [
+            Asset(position=i, **_only(x, ("kind", "description", "address", "area_sqm", "value_yuan", "quantity")))
+            for i, x in enumerate(fields["assets"] or [])
+        ]
+
+
+def _only(data: dict, keys: tuple[str, ...]) -> dict:
+    return {k: data.get(k) for k in keys}
+
+
+def update_draft(actor: Actor, user: User, app: Application, fields: dict[str, Any]) -> Application:
+    if not _is_creator(user, app):
+        raise PermissionDenied("只有填写人可以修改草稿")
+    if app.status not in EDITABLE_STATUSES:
+        raise Conflict(f"申请{STATUSES[app.status]}，不能再修改", code="not_editable")
+    _apply(app, fields)
+    app.updated_at = clock.utcnow()
+    db.session.flush()
+    return app
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def add_attachment(
+    actor: Actor, user: User, app: Application, material: str, data: bytes, filename: str | None, *, max_bytes: int
+) -> Attachment:
+    if material not in MATERIALS:
+        raise ValidationFailed(errors={"material": ["请选择材料类别"]})
+    if app.status not in UPLOAD_STATUSES:
+        raise Conflict("当前状态不能上传材料", code="not_editable")
+    stored = storage.store_upload(data, filename, max_bytes=max_bytes, area="attachments")
+    attachment = Attachment(
+        application_id=app.id,
+        material=material,
+        original_name=stored.original_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        storage_key=stored.storage_key,
+        uploaded_by_user_id=user.id,
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    audit.record(actor, "application.attachment_add", app, material=material, attachment_id=attachment.id)
+    return attachment
+
+
+def get_attachment(app: Application, attachment_id: int) -> Attachment:
+    attachment = db.session.scalar(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.application_id == app.id)
+    )
+    if attachment is None:
+        raise NotFound("未找到该材料", code="attachment_not_found")
+    return attachment
+
+
+def attachments_of(app: Application) -> list[Attachment]:
+    return list(
+        db.session.scalars(select(Attachment).where(Attachment.application_id == app.id).order_by(Attachment.id))
+    )
+
+
+def delete_attachment(actor: Actor, user: User, app: Application, attachment_id: int) -> None:
+    attachment = get_attachment(app, attachment_id)
+    if app.status not in UPLOAD_STATUSES or attachment.correction_event_id is not None:
+        raise Conflict("已提交的材料不能删除", code="not_editable")
+    db.session.delete(attachment)
+    audit.record(actor, "application.attachment_delete", app, attachment_id=attachment_id)
+    storage.delete(attachment.storage_key)
+
+
+# --- submit and routing -------------------------------------------------------------------------
+
+
+def submit(actor: Actor, user: User, app: Application, *, default_accept_days: int) -> Application:
+    if not _is_creator(user, app):
+        raise PermissionDenied("只有填写人可以提交申请")
+    if app.status != "draft":
+        raise Conflict(f"申请{STATUSES[app.status]}，不能重复提交", code="already_submitted")
+    county = (app.residence_township_code or "")[:6]
+    program_settings = (
+        settings.effective(county, app.program, default_accept_days=default_accept_days) if len(county) == 6 else None
+    )
+    required = program_settings.required_materials if program_settings else []
+    present = {a.material for a in attachments_of(app)}
+    errors = validate_for_submit(app, required, present)
+    if program_settings is not None and not program_settings.enabled:
+        errors.setdefault("program", []).append("当地暂未开通该项目的网上申请")
+    if errors:
+        raise ValidationFailed(errors=errors)
+    numbers = [m.id_number for m in app.members]
+    other = open_application_with_person(app, numbers)
+    if other:
+        raise Conflict(
+            f"家庭成员已有一件办理中的{program_label(app.program)}申请（编号 {other}），请勿重复申请",
+            code="duplicate_application",
+            errors={"reference": [other]},
+        )
+    names = names_for({app.residence_township_code, app.hukou_township_code})
+    title = f"{PROGRAMS[app.program]['short']}申请 · {mask_name(app.applicant_name)}"
+    case = casework.open_case(
+        actor,
+        kind="application",
+        township_code=app.residence_township_code,
+        title=title,
+        due_in_working_days=program_settings.accept_working_days,
+        opened_by_user_id=user.id,
+        subject_type="application",
+        subject_id=app.id,
+        is_proxy=app.is_proxy,
+        program=app.program,
+        household_size=len(app.members),
+    )
+    app.case_id = case.id
+    if app.hukou_township_code != app.residence_township_code:
+        info = casework.open_case(
+            actor,
+            kind="application_info",
+            township_code=app.hukou_township_code,
+            title=title,
+            due_in_working_days=program_settings.accept_working_days,
+            opened_by_user_id=user.id,
+            subject_type="application",
+            subject_id=app.id,
+            is_proxy=app.is_proxy,
+            program=app.program,
+            household_size=len(app.members),
+            is_info_copy=True,
+        )
+        app.info_case_id = info.id
+    app.status = "submitted"
+    app.submitted_at = clock.utcnow()
+    _event(
+        app,
+        actor,
+        "submitted",
+        f"您的{program_label(app.program)}申请已提交，等待{names.get(app.residence_township_code, '乡镇（街道）')}受理",
+        township=app.residence_township_code,
+        proxy=app.is_proxy,
+    )
+    audit.record(actor, "application.submit", app, region=app.residence_township_code, case_id=case.id)
+    return app
+
+
+def mask_name(name: str | None) -> str:
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1)
+
+
+def withdraw(actor: Actor, user: User, app: Application, reason: str) -> Application:
+    if not (_is_creator(user, app) or is_principal(user, app)):
+        raise NotFound("未找到该申请", code="application_not_found")
+    if app.status not in OPEN_STATUSES:
+        raise Conflict(f"申请{STATUSES[app.status]}，不能撤回", code="not_withdrawable")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(errors={"reason": ["请填写撤回原因"]})
+    app.status = "withdrawn"
+    app.withdraw_reason = reason[:200]
+    app.closed_at = clock.utcnow()
+    _close_cases(app)
+    _event(app, actor, "withdrawn", "您已撤回申请", reason=reason)
+    audit.record(actor, "application.withdraw", app, region=app.residence_township_code)
+    return app
+
+
+def _close_cases(app: Application) -> None:
+    for case_id in (app.case_id, app.info_case_id):
+        if case_id:
+            case = db.session.get(Case, case_id)
+            case.status = "closed"
+            case.clock_paused_at = None
+
+
+def reply_correction(actor: Actor, user: User, app: Application, text: str, attachment_ids: list[int]) -> Application:
+    if not (_is_creator(user, app) or is_principal(user, app)):
+        raise NotFound("未找到该申请", code="application_not_found")
+    if app.status != "correction_requested":
+        raise Conflict("当前没有需要补正的材料", code="no_correction_requested")
+    text = (text or "").strip()
+    if not text and not attachment_ids:
+        raise ValidationFailed(errors={"text": ["请填写补正说明或上传材料"]})
+    attachments = [get_attachment(app, a) for a in attachment_ids]
+    app.status = "submitted"
+    event = _event(
+        app,
+        actor,
+        "correction_submitted",
+        "您已提交补正材料，等待受理",
+        reason=text or None,
+        attachment_ids=attachment_ids,
+    )
+    for attachment in attachments:
+        attachment.correction_event_id = event.id
+    case = db.session.get(Case, app.case_id)
+    if case.clock_paused_at is not None:
+        # the acceptance clock resumes with the working days that were left when it paused
+        case.due_date = workdays.add_working_days(clock.local_today(), max(1, case.paused_remaining_days or 1))
+        case.clock_paused_at = None
+        case.paused_remaining_days = None
+    audit.record(actor, "application.correction_reply", app, region=app.residence_township_code)
+    return app
+
+
+def timeline(app: Application) -> list[ApplicationEvent]:
+    return list(
+        db.session.scalars(
+            select(ApplicationEvent).where(ApplicationEvent.application_id == app.id).order_by(ApplicationEvent.id)
+        )
+    )
+
+
+# --- officers -----------------------------------------------------------------------------------
+
+
+def get_for_officer(actor: Actor, application_id: int) -> tuple[Application, Case]:
+    """The application and the officer's own case for it (handling or information copy)."""
+    app = db.session.get(Application, application_id)
+    if app is None or app.status == "draft":
+        raise NotFound("未找到该申请", code="application_not_found")
+    for case_id in (app.case_id, app.info_case_id):
+        if case_id is None:
+            continue
+        try:
+            return app, casework.get_case_for_officer(actor, case_id)
+        except NotFound:
+            continue
+    raise NotFound("未找到该申请", code="application_not_found")
+
+
+def _handling(actor: Actor, application_id: int) -> tuple[Application, Case]:
+    app, case = get_for_officer(actor, application_id)
+    if case.is_info_copy:
+        raise PermissionDenied("户籍地乡镇（街道）仅可查看，由居住地乡镇（街道）办理")
+    return app, case
+
+
+def _township_name(app: Application) -> str:
+    return names_for({app.residence_township_code}).get(app.residence_township_code, "乡镇（街道）")
+
+
+def accept(actor: Actor, application_id: int) -> Application:
+    app, case = _handling(actor, application_id)
+    if app.status != "submitted":
+        raise Conflict(f"申请{STATUSES[app.status]}，不能受理", code="invalid_transition")
+    app.status = "accepted"
+    case.status = "in_progress"
+    case.assignee_officer_id = case.assignee_officer_id or actor.id
+    _event(app, actor, "accepted", f"{_township_name(app)}已受理您的申请")
+    audit.record(actor, "application.accept", app, region=case.township_code)
+    return app
+
+
+def request_correction(actor: Actor, application_id: int, reason: str) -> Application:
+    app, case = _handling(actor, application_id)
+    if app.status != "submitted":
+        raise Conflict(f"申请{STATUSES[app.status]}，不能要求补正", code="invalid_transition")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(errors={"reason": ["请填写需要补正的内容"]})
+    app.status = "correction_requested"
+    case.clock_paused_at = clock.utcnow()
+    case.paused_remaining_days = (
+        workdays.working_days_between(clock.local_today(), case.due_date) if case.due_date else None
+    )
+    _event(app, actor, "correction_requested", f"{_township_name(app)}请您补正材料：{reason}", reason=reason)
+    audit.record(actor, "application.request_correction", app, region=case.township_code)
+    return app
+
+
+def reject_at_acceptance(actor: Actor, application_id: int, reason: str) -> Application:
+    app, case = _handling(actor, application_id)
+    if app.status not in ("submitted", "correction_requested"):
+        raise Conflict(f"申请{STATUSES[app.status]}，不能作不予受理决定", code="invalid_transition")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(errors={"reason": ["请填写不予受理的理由"]})
+    app.status = "not_accepted"
+    app.closed_at = clock.utcnow()
+    _close_cases(app)
+    _event(
+        app,
+        actor,
+        "not_accepted",
+        f"{_township_name(app)}决定不予受理：{reason}。如有异议，可向县级民政部门反映",
+        reason=reason,
+    )
+    audit.record(actor, "application.not_accept", app, region=case.township_code)
+    return app
+
+
+def reveal_id_numbers(actor: Actor, app: Application) -> None:
+    """Officers see masked ID numbers; showing them in full is an audited action."""
+    audit.record(
+        actor, "application.reveal_id_numbers", app, region=app.residence_township_code, members=len(app.members)
+    )
+
+
+def masked_members(app: Application) -> list[dict]:
+    return [
+        {
+            "name": m.name,
+            "id_number": mask(m.id_number),
+            "relation": m.relation,
+            "health": m.health,
+            "disability_grade": m.disability_grade,
+            "employment": m.employment,
+        }
+        for m in app.members
+    ]
+
+
+def monthly_income_total(app: Application) -> Decimal:
+    return sum((Decimal(i.monthly_amount or 0) for i in app.incomes), Decimal(0))
+
+
+def is_final(app: Application) -> bool:
+    return app.status in FINAL_STATUSES
