@@ -66,6 +66,9 @@ class BaseConfig:
     WECHAT_SECRET = "wx-dev-secret"  # noqa: S105 - development default
     WECHAT_API_BASE = "https://api.weixin.qq.com"
     WECHAT_TIMEOUT_SECONDS = 5.0
+    WECHAT_SUBSCRIBE_ENABLED = False  # send subscription messages (else they go to the console outbox)
+    WECHAT_TEMPLATE_APPLICATION_STATUS = None  # template id for application status changes
+    WECHAT_MINIPROGRAM_STATE = "formal"  # formal | trial | developer
     # --- portal --------------------------------------------------------------------------
     PORTAL_IDLE_TIMEOUT_MINUTES = 30
     PORTAL_MAX_FAILED_LOGINS = 5

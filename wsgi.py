@@ -29,7 +29,7 @@ from core.households import models as _household_models  # noqa: F401
 from core.idempotency import models as _idempotency_models  # noqa: F401
 from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
-from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway
+from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel
 from core.regions import models as _region_models  # noqa: F401
 
 migrate = Migrate()
@@ -52,8 +52,19 @@ def _channel_factory(app: Flask):
     def factory(channel: str) -> Channel:
         if channel == "sms" and cfg["SMS_BACKEND"] == "http":
             return HttpSmsGateway(cfg["SMS_GATEWAY_URL"], cfg["SMS_GATEWAY_API_KEY"], cfg["SMS_GATEWAY_SIGN_NAME"])
+        if channel == "wechat" and cfg["WECHAT_SUBSCRIBE_ENABLED"]:
+            return wechat
         return ConsoleChannel(cfg["STORAGE_DIR"])
 
+    # one instance per app, so that its access token is cached across messages
+    wechat = WechatSubscribeChannel(
+        cfg["WECHAT_API_BASE"],
+        cfg["WECHAT_APPID"] or "",
+        cfg["WECHAT_SECRET"] or "",
+        {"application_status": cfg["WECHAT_TEMPLATE_APPLICATION_STATUS"] or ""},
+        timeout=cfg["WECHAT_TIMEOUT_SECONDS"],
+        state=cfg["WECHAT_MINIPROGRAM_STATE"],
+    )
     return factory
 
 

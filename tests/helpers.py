@@ -66,3 +66,99 @@ def portal_login(client, username: str, secret: str, password: str = PASSWORD):
 
 def id_number(born: date = date(1980, 1, 1), seq: int = 1, prefix: str = "360124") -> str:
     return make_id_number(prefix, born, seq)
+
+
+def bound_citizen(client, phone: str, name: str, number: str) -> dict[str, str]:
+    """A logged-in citizen with real name bound; returns auth headers."""
+    headers = citizen_headers(client, phone)
+    resp = client.post("/api/v1/me/real-name", headers=headers, json={"name": name, "id_number": number})
+    assert resp.status_code == 200, resp.get_json()
+    return headers
+
+
+def jpeg_bytes(*, with_gps: bool = False, size: tuple[int, int] = (64, 48)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, (200, 120, 40))
+    out = io.BytesIO()
+    if with_gps:
+        exif = Image.Exif()
+        exif[0x010F] = "PhoneMaker"  # Make
+        gps = exif.get_ifd(0x8825)
+        gps[1], gps[2], gps[3], gps[4] = "N", (28.0, 22.0, 30.0), "E", (116.0, 16.0, 0.0)
+        image.save(out, format="JPEG", exif=exif)
+    else:
+        image.save(out, format="JPEG")
+    return out.getvalue()
+
+
+def png_bytes(size: tuple[int, int] = (32, 32)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 10)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def upload(client, headers, application_id: int, material: str, data: bytes, filename: str = "photo.jpg"):
+    import io
+
+    return client.post(
+        f"/api/v1/applications/{application_id}/attachments",
+        headers=headers,
+        data={"material": material, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def draft_body(
+    applicant_name: str,
+    applicant_id: str,
+    *,
+    township: str = "360124100",
+    hukou: str | None = None,
+    extra_members: list[dict] | None = None,
+) -> dict:
+    return {
+        "program": "dibao",
+        "residence_township_code": township,
+        "residence_village_code": township + "001" if township == "360124100" else None,
+        "residence_address": "进贤县民和镇解放街12号",
+        "hukou_township_code": hukou or township,
+        "hardship_reason": "本人患重病，无劳动能力，家庭收入低",
+        "members": [
+            {
+                "name": applicant_name,
+                "id_number": applicant_id,
+                "relation": "self",
+                "health": "serious",
+                "employment": "unable",
+            },
+            *(extra_members or []),
+        ],
+        "incomes": [{"category": "pension", "monthly_amount": "300.00", "member_index": 0}],
+        "assets": [{"kind": "housing", "address": "进贤县民和镇解放街12号", "area_sqm": "60.5"}],
+    }
+
+
+def submitted_application(client, headers, body: dict, key: str | None = None) -> dict:
+    """Create, upload the default 低保 materials, submit; returns the submitted application."""
+    created = client.post("/api/v1/applications", headers=headers, json=body)
+    assert created.status_code == 201, created.get_json()
+    app_id = created.get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+    submit_headers = {**headers, "Idempotency-Key": key} if key else headers
+    resp = client.post(f"/api/v1/applications/{app_id}/submit", headers=submit_headers)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()

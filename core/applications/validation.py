@@ -17,6 +17,7 @@ from core.idnumber import validate_id_number
 from core.regions.models import Region
 
 NAME_MAX = 50
+LEVEL_NOUNS = {"township": "乡镇（街道）", "village": "村（社区）"}
 
 
 def _add(errors: dict, path: tuple[str, ...], message: str) -> None:
@@ -33,7 +34,7 @@ def _region_error(code: str | None, level: str, label: str) -> str | None:
     if region is None:
         return f"行政区划代码 {code} 不存在"
     if region.level != level:
-        return f"请选择{label}（{region.name}不是{label}）"
+        return f"{region.name}不是{LEVEL_NOUNS[level]}，请重新选择"
     return None
 
 

@@ -71,3 +71,80 @@ class HttpSmsGateway:
         if resp.status_code >= 400 or not body.get("ok"):
             raise SendError(f"gateway refused: {body.get('error', resp.status_code)}", permanent=True)
         return body.get("message_id")
+
+
+class WechatSubscribeChannel:
+    """WeChat mini-program subscription messages (``subscribeMessage.send``).
+
+    ``payload`` is ``{"page": ..., "data": {"thing1": {"value": ...}, ...}}``; ``template`` names a
+    template configured as ``template_ids[template]``. The access token is fetched with the app's
+    credentials and cached until shortly before it expires.
+    """
+
+    PERMANENT_ERRORS = frozenset({43101, 47003, 40003, 40037})  # refused, bad data, bad openid, bad template
+
+    def __init__(
+        self,
+        api_base: str,
+        appid: str,
+        secret: str,
+        template_ids: dict[str, str],
+        *,
+        timeout: float = 5.0,
+        state: str = "formal",
+    ):
+        self.api_base, self.appid, self.secret = api_base.rstrip("/"), appid, secret
+        self.template_ids, self.timeout, self.state = template_ids, timeout, state
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    def _access_token(self, *, refresh: bool = False) -> str:
+        import time
+
+        if self._token and not refresh and time.monotonic() < self._token_expires:
+            return self._token
+        try:
+            resp = requests.get(
+                f"{self.api_base}/cgi-bin/token",
+                timeout=self.timeout,
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            )
+            body = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise SendError(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        if not body.get("access_token"):
+            raise SendError(f"token refused: {body.get('errcode')}")
+        self._token = body["access_token"]
+        self._token_expires = time.monotonic() + max(60, int(body.get("expires_in", 7200)) - 300)
+        return self._token
+
+    def send(self, recipient: str, template: str, payload: dict) -> str | None:
+        template_id = self.template_ids.get(template)
+        if not template_id:
+            raise SendError(f"no WeChat template configured for {template}", permanent=True)
+        message = {
+            "touser": recipient,
+            "template_id": template_id,
+            "page": payload.get("page", ""),
+            "data": payload["data"],
+            "miniprogram_state": self.state,
+            "lang": "zh_CN",
+        }
+        for attempt in (1, 2):
+            try:
+                resp = requests.post(
+                    f"{self.api_base}/cgi-bin/message/subscribe/send",
+                    json=message,
+                    params={"access_token": self._access_token(refresh=attempt == 2)},
+                    timeout=self.timeout,
+                )
+                body = resp.json()
+            except (requests.RequestException, ValueError) as exc:
+                raise SendError(f"subscribe/send unreachable: {type(exc).__name__}") from exc
+            errcode = body.get("errcode", 0)
+            if errcode == 0:
+                return str(body.get("msgid") or "") or None
+            if errcode in (40001, 42001) and attempt == 1:  # token expired or invalid: fetch anew once
+                continue
+            raise SendError(f"subscribe/send errcode {errcode}", permanent=errcode in self.PERMANENT_ERRORS)
+        raise SendError("subscribe/send failed")
