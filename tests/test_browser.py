@@ -117,3 +117,53 @@ def test_county_officer_filters_townships(page, live_server, client, app):
     page.wait_for_url("**township=360124101")
     assert page.get_by_test_id("queue-total").inner_text() == "共 1 件"
     assert "乙事项" in page.get_by_test_id("queue-table").inner_text()
+
+
+def _login(page, live_server, username, secret):
+    page.goto(f"{live_server}/portal/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url("**/portal/queue")
+
+
+def test_officer_takes_an_application_through_acceptance(page, live_server, client, app):
+    from datetime import date
+
+    from tests.helpers import bound_citizen, draft_body, id_number, png_bytes, submitted_application, upload
+
+    person = ("赵桂兰", id_number(date(1950, 2, 3), 44))
+    citizen = bound_citizen(client, "13900006002", *person)
+    submitted = submitted_application(client, citizen, draft_body(*person))
+    secret = make_officer(app, "browser_accept", "township_officer", "360124100")
+    _login(page, live_server, "browser_accept", secret)
+
+    page.get_by_role("link", name="JZ", exact=False).first.click()  # the case reference
+    assert page.get_by_test_id("application-status").inner_text() == "已提交，待受理"
+    assert person[1] not in page.content()
+    page.fill("#correction-reason", "请上传户口簿户主页")
+    page.get_by_test_id("request-correction").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "待补正材料"
+    assert "补正中（暂停计时）" in page.content()
+
+    new = upload(client, citizen, submitted["id"], "hukou", png_bytes(), "户主页.png").get_json()
+    reply = client.post(
+        f"/api/v1/applications/{submitted['id']}/corrections",
+        headers=citizen,
+        json={"text": "已上传", "attachment_ids": [new["id"]]},
+    )
+    assert reply.status_code == 200
+
+    page.reload()
+    assert page.get_by_test_id("application-status").inner_text() == "已提交，待受理"
+    assert "户主页.png" in page.get_by_test_id("attachments").inner_text()
+    page.get_by_test_id("accept").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "已受理"
+    assert "民和镇已受理您的申请" in page.get_by_test_id("timeline").inner_text()
+
+    timeline = client.get(f"/api/v1/applications/{submitted['id']}/timeline", headers=citizen).get_json()
+    assert [e["status_label"] for e in timeline] == ["已提交，待受理", "待补正材料", "已提交，待受理", "已受理"]

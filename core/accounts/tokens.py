@@ -105,11 +105,13 @@ def decode_access(token: str) -> tuple[User, AuthSession]:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid") from exc
     if claims.get("typ") != ACCESS_TYPE:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
-    session = db.session.get(AuthSession, claims["sid"])
-    if session is None or session.revoked_at is not None or str(session.user_id) != claims["sub"]:
+    row = db.session.execute(
+        select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(AuthSession.id == claims["sid"])
+    ).first()
+    if row is None or row[0].revoked_at is not None or str(row[0].user_id) != claims["sub"]:
         raise AuthenticationFailed("登录已失效，请重新登录", code="session_revoked")
-    user = db.session.get(User, session.user_id)
-    if user is None or not user.is_active:
+    session, user = row
+    if not user.is_active:
         raise AuthenticationFailed("账号不可用", code="account_disabled")
     return user, session
 

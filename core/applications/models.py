@@ -103,12 +103,10 @@ class Application(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     members: Mapped[list[HouseholdMember]] = relationship(
-        order_by=HouseholdMember.position, cascade="all, delete-orphan", lazy="selectin"
+        order_by=HouseholdMember.position, cascade="all, delete-orphan"
     )
-    incomes: Mapped[list[Income]] = relationship(
-        order_by=Income.position, cascade="all, delete-orphan", lazy="selectin"
-    )
-    assets: Mapped[list[Asset]] = relationship(order_by=Asset.position, cascade="all, delete-orphan", lazy="selectin")
+    incomes: Mapped[list[Income]] = relationship(order_by=Income.position, cascade="all, delete-orphan")
+    assets: Mapped[list[Asset]] = relationship(order_by=Asset.position, cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
     __table_args__ = (Index("ix_applications_program_status", "program", "status"),)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from core import clock, workdays
 from core.accounts.models import User
@@ -63,8 +64,17 @@ def _citizen_clause(user: User) -> Any:
     return own
 
 
+WITH_HOUSEHOLD = (
+    selectinload(Application.members),
+    selectinload(Application.incomes),
+    selectinload(Application.assets),
+)
+
+
 def get_for_citizen(user: User, application_id: int) -> Application:
-    app = db.session.scalar(select(Application).where(Application.id == application_id, _citizen_clause(user)))
+    app = db.session.scalar(
+        select(Application).where(Application.id == application_id, _citizen_clause(user)).options(*WITH_HOUSEHOLD)
+    )
     if app is None:
         raise NotFound("未找到该申请", code="application_not_found")
     return app
@@ -401,7 +411,7 @@ def timeline(app: Application) -> list[ApplicationEvent]:
 
 def get_for_officer(actor: Actor, application_id: int) -> tuple[Application, Case]:
     """The application and the officer's own case for it (handling or information copy)."""
-    app = db.session.get(Application, application_id)
+    app = db.session.get(Application, application_id, options=WITH_HOUSEHOLD)
     if app is None or app.status == "draft":
         raise NotFound("未找到该申请", code="application_not_found")
     for case_id in (app.case_id, app.info_case_id):
