@@ -81,6 +81,9 @@ class BaseConfig:
     # --- casework ------------------------------------------------------------------------
     DEFAULT_ACCEPT_WORKING_DAYS = 3
     HOLIDAY_FILE = None  # extra holidays/workdays for years chinese_calendar lacks
+    # --- reports (主动发现) ---------------------------------------------------------------
+    REPORT_DAILY_CAPS = "resident=3,volunteer=20,social_worker=50,grid_worker=50,official=50"
+    REPORT_IP_LIMIT = "60 per hour"
     # --- demo ----------------------------------------------------------------------------
     LOAD_DEMO_DATA = False
     LOG_LEVEL = "INFO"

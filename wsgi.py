@@ -31,6 +31,7 @@ from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
 from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel
 from core.regions import models as _region_models  # noqa: F401
+from core.reports import models as _report_models  # noqa: F401
 
 migrate = Migrate()
 log = logging.getLogger("relieflink")

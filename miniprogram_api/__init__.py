@@ -51,9 +51,10 @@ def init_api(app: Flask) -> Api:
     from miniprogram_api.me.routes import blp as me_blp
     from miniprogram_api.programs.routes import blp as programs_blp
     from miniprogram_api.regions.routes import blp as regions_blp
+    from miniprogram_api.reports.routes import blp as reports_blp
     from miniprogram_api.system.routes import blp as system_blp
 
-    for blp in (system_blp, regions_blp, auth_blp, me_blp, programs_blp, applications_blp):
+    for blp in (system_blp, regions_blp, auth_blp, me_blp, programs_blp, applications_blp, reports_blp):
         api.register_blueprint(blp)
     if app.config["DEMO_ENDPOINTS_ENABLED"]:
         api.register_blueprint(cases_blp)

@@ -18,11 +18,13 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.auth.views import install_portal_guard
     from portal.queue.views import bp as queue_bp
+    from portal.reports.views import bp as reports_bp
 
     csrf.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)
     app.register_blueprint(applications_bp)
+    app.register_blueprint(reports_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

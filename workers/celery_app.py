@@ -18,7 +18,7 @@ from core.database import set_task_dispatcher
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "face", "notify", "bulk")
-TASK_MODULES = ["workers.tasks.notify", "workers.tasks.casework", "workers.tasks.maintenance"]
+TASK_MODULES = ["workers.tasks.notify", "workers.tasks.casework", "workers.tasks.maintenance", "workers.tasks.reports"]
 
 
 def init_celery(app: Flask) -> Celery:
@@ -49,6 +49,11 @@ def init_celery(app: Flask) -> Celery:
         timezone="Asia/Shanghai",
         enable_utc=True,
         beat_schedule={
+            "escalate-overdue-reports": {
+                "task": "reports.escalate_overdue",
+                "schedule": 1800.0,
+                "options": {"queue": "default"},
+            },
             "purge-idempotency-records": {
                 "task": "maintenance.purge_idempotency_records",
                 "schedule": 3600.0,

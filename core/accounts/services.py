@@ -348,3 +348,19 @@ def find_user_by_phone(phone: str) -> User:
     if user is None:
         raise NotFound("该手机号尚未注册", code="user_not_found")
     return user
+
+
+def reporter_grants_in_scope(actor: Actor) -> list[tuple[UserRole, User]]:
+    stmt = select(UserRole, User).join(User, User.id == UserRole.user_id).where(UserRole.revoked_at.is_(None))
+    if "system_admin" not in actor.roles:
+        stmt = stmt.where(UserRole.region_code.startswith(actor.region_code or "-", autoescape=True))
+    return [(grant, user) for grant, user in db.session.execute(stmt.order_by(UserRole.granted_at.desc())).all()]
+
+
+def revoke_reporter_role(actor: Actor, grant_id: int) -> UserRole:
+    grant = db.session.get(UserRole, grant_id)
+    if grant is None or grant.revoked_at is not None or not officer_can_see_region(actor, grant.region_code):
+        raise NotFound("未找到该授权")
+    grant.revoked_at = clock.utcnow()
+    audit.record(actor, "user.revoke_role", ("users", grant.user_id), region=grant.region_code, role=grant.role)
+    return grant

@@ -78,7 +78,8 @@ class Application(db.Model):
     reference: Mapped[str] = mapped_column(String(24), unique=True)
     program: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(30), default="draft", index=True)
-    created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))  # started from a report
     # The applicant (for a proxy application: the principal the proxy acts for).
     applicant_name: Mapped[str | None] = mapped_column(String(50))
     applicant_id_number: Mapped[str | None] = mapped_column(String(18), index=True)

@@ -27,7 +27,7 @@ def wechat_thing(text: str, limit: int = 20) -> str:
 
 
 def recipients(app: Application) -> list[User]:
-    users = {app.created_by_user_id: db.session.get(User, app.created_by_user_id)}
+    users = {app.created_by_user_id: db.session.get(User, app.created_by_user_id)} if app.created_by_user_id else {}
     if app.applicant_id_number and app.status != "draft":
         for user in db.session.scalars(select(User).where(User.id_number == app.applicant_id_number)):
             users.setdefault(user.id, user)

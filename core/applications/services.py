@@ -337,6 +337,76 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
     return app
 
 
+def start_for_person(
+    actor: Actor,
+    *,
+    program: str,
+    name: str,
+    id_number: str,
+    phone: str | None,
+    township_code: str,
+    village_code: str | None,
+    address: str | None,
+    reason: str,
+    default_accept_days: int,
+) -> Application:
+    """An officer applies on behalf of a person found through a report (the window path).
+
+    The application starts submitted with what is known; the township completes it with the family.
+    """
+    if program not in PROGRAMS:
+        raise ValidationFailed(errors={"program": ["救助项目不存在"]})
+    app = Application(
+        reference=_reference(),
+        program=program,
+        status="submitted",
+        created_by_officer_id=actor.id,
+        applicant_name=name,
+        applicant_id_number=id_number,
+        applicant_phone=phone,
+        is_proxy=True,
+        proxy_relation="cadre",
+        proxy_reason="other",
+        proxy_reason_note="乡镇（街道）根据主动发现报告代为申请",
+        principal_confirmed=False,
+        residence_township_code=township_code,
+        residence_village_code=village_code,
+        residence_address=address,
+        hukou_township_code=township_code,
+        hardship_reason=reason,
+        submitted_at=clock.utcnow(),
+    )
+    app.members = [HouseholdMember(position=0, name=name, id_number=id_number, relation="self")]
+    db.session.add(app)
+    db.session.flush()
+    other = open_application_with_person(app, [id_number])
+    if other:
+        raise Conflict(
+            f"当事人已有一件办理中的{program_label(program)}申请（编号 {other}）",
+            code="duplicate_application",
+            errors={"reference": [other]},
+        )
+    county = township_code[:6]
+    days = settings.effective(county, program, default_accept_days=default_accept_days).accept_working_days
+    case = casework.open_case(
+        actor,
+        kind="application",
+        township_code=township_code,
+        title=f"{PROGRAMS[program]['short']}申请 · {mask_name(name)}",
+        due_in_working_days=days,
+        subject_type="application",
+        subject_id=app.id,
+        is_proxy=True,
+        program=program,
+        household_size=1,
+    )
+    app.case_id = case.id
+    township = names_for({township_code}).get(township_code, "乡镇（街道）")
+    _event(app, actor, "submitted", f"{township}已为您代为提交{program_label(program)}申请，工作人员将与您联系")
+    audit.record(actor, "application.start_for_person", app, region=township_code, case_id=case.id)
+    return app
+
+
 def mask_name(name: str | None) -> str:
     if not name:
         return ""

@@ -51,6 +51,8 @@ class Case(db.Model):
     # The statutory clock pauses while waiting for the citizen (补正).
     clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_remaining_days: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # overdue: shown to the county
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
