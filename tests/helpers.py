@@ -7,6 +7,7 @@ from datetime import date
 
 import pyotp
 
+from core import clock
 from core.accounts import services as accounts
 from core.actor import SYSTEM
 from core.database import commit, db
@@ -60,7 +61,7 @@ def portal_login(client, username: str, secret: str, password: str = PASSWORD):
     page = client.get("/portal/login/totp")
     return client.post(
         "/portal/login/totp",
-        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(page.get_data(as_text=True))},
+        data={"code": pyotp.TOTP(secret).at(clock.utcnow()), "csrf_token": csrf_token(page.get_data(as_text=True))},
     )
 
 

@@ -167,3 +167,52 @@ def test_officer_takes_an_application_through_acceptance(page, live_server, clie
 
     timeline = client.get(f"/api/v1/applications/{submitted['id']}/timeline", headers=citizen).get_json()
     assert [e["status_label"] for e in timeline] == ["已提交，待受理", "待补正材料", "已提交，待受理", "已受理"]
+
+
+def test_officer_takes_a_report_to_an_application(page, live_server, client, app):
+    from datetime import date
+
+    from tests.helpers import citizen_headers, id_number
+
+    person = ("孙爷爷", id_number(date(1940, 8, 8), 66))
+    reporter = citizen_headers(client, "13900006003")
+    report = client.post(
+        "/api/v1/reports",
+        headers=reporter,
+        json={
+            "category": "elderly_alone",
+            "township_code": "360124100",
+            "village_code": "360124100003",
+            "person_name": person[0],
+            "latitude": 28.377,
+            "longitude": 116.267,
+            "coordinate_system": "gcj02",
+            "description": "独居老人，冬天无取暖",
+        },
+    ).get_json()
+    secret = make_officer(app, "browser_reports", "township_officer", "360124100")
+    _login(page, live_server, "browser_reports", secret)
+    page.get_by_role("link", name="主动发现报告").click()
+    page.select_option("#filter-category", "elderly_alone")
+    page.get_by_role("button", name="筛选").click()
+    assert "独居老人无人照料" in page.get_by_test_id("reports-table").inner_text()
+    page.get_by_role("link", name=report["reference"]).click()
+    assert page.get_by_test_id("report-status").inner_text() == "待联系"
+    assert "116.267,28.377" in page.get_by_test_id("map-link").get_attribute("href")
+    page.get_by_test_id("mark-contacted").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("report-status").inner_text() == "已联系"
+    page.get_by_test_id("mark-visited").click()
+    page.wait_for_load_state()
+    page.fill("#person-id", person[1])
+    page.get_by_role("button", name="更新当事人信息").click()
+    page.wait_for_load_state()
+    page.select_option("#refer-program", "dibao")
+    page.get_by_test_id("refer").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("report-status").inner_text() == "已办结：已转入救助申请"
+    page.get_by_role("link", name="查看申请").click()
+    assert page.get_by_test_id("proxy-badge").is_visible()
+    assert page.get_by_test_id("application-status").inner_text() == "已提交，待受理"
+    progress = client.get(f"/api/v1/reports/{report['id']}", headers=reporter).get_json()["progress"]
+    assert [p["text"] for p in progress][-1] == "已办结：已转入救助申请"
