@@ -68,6 +68,7 @@ class BaseConfig:
     WECHAT_TIMEOUT_SECONDS = 5.0
     WECHAT_SUBSCRIBE_ENABLED = False  # send subscription messages (else they go to the console outbox)
     WECHAT_TEMPLATE_APPLICATION_STATUS = None  # template id for application status changes
+    WECHAT_TEMPLATE_REPORT_STATUS = None  # template id for report progress (thing1 category, phrase2, thing3)
     WECHAT_MINIPROGRAM_STATE = "formal"  # formal | trial | developer
     # --- portal --------------------------------------------------------------------------
     PORTAL_IDLE_TIMEOUT_MINUTES = 30

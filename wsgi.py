@@ -62,7 +62,10 @@ def _channel_factory(app: Flask):
         cfg["WECHAT_API_BASE"],
         cfg["WECHAT_APPID"] or "",
         cfg["WECHAT_SECRET"] or "",
-        {"application_status": cfg["WECHAT_TEMPLATE_APPLICATION_STATUS"] or ""},
+        {
+            "application_status": cfg["WECHAT_TEMPLATE_APPLICATION_STATUS"] or "",
+            "report_status": cfg["WECHAT_TEMPLATE_REPORT_STATUS"] or "",
+        },
         timeout=cfg["WECHAT_TIMEOUT_SECONDS"],
         state=cfg["WECHAT_MINIPROGRAM_STATE"],
     )
