@@ -23,6 +23,7 @@ from core.accounts.wechat import HttpWechatClient
 from core.applications import models as _application_models  # noqa: F401
 from core.audit import models as _audit_models  # noqa: F401
 from core.casework import models as _casework_models  # noqa: F401
+from core.casework import workflows
 from core.database import commit, db, install_session_events, rollback, set_task_dispatcher
 from core.files import storage
 from core.households import models as _household_models  # noqa: F401
@@ -100,6 +101,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     if overrides:
         cfg = type(cfg.__name__, (cfg,), overrides)
     cfg.validate()
+    workflows.validate_all()  # a broken workflow definition stops start-up
 
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
     app.config.from_object(cfg)

@@ -28,6 +28,7 @@ def _fail(err: DomainError) -> None:
 @click.option("--materials", default=None, help="Required materials, comma-separated (e.g. id_card,hukou).")
 @click.option("--delegated/--not-delegated", default=None, help="Township confirms instead of the county.")
 @click.option("--accept-days", type=int, default=None, help="Acceptance deadline in working days.")
+@click.option("--appraisal/--no-appraisal", default=None, help="Neighbourhood appraisal (民主评议) is a step.")
 def set_standard(
     county_code: str,
     program: str,
@@ -35,6 +36,7 @@ def set_standard(
     materials: str | None,
     delegated: bool | None,
     accept_days: int | None,
+    appraisal: bool | None,
 ) -> None:
     """Set a county's settings for one program."""
     try:
@@ -45,6 +47,7 @@ def set_standard(
             monthly_standard=amount,
             required_materials=[m.strip() for m in materials.split(",") if m.strip()] if materials else None,
             confirmation_delegated=delegated,
+            appraisal_enabled=appraisal,
             accept_working_days=accept_days,
         )
     except DomainError as err:

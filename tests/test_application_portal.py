@@ -94,8 +94,15 @@ def test_correction_pauses_the_clock_and_the_reply_resumes_it(client, app):
     accepted = _post(officer, f"/portal/applications/{submitted['id']}/accept")
     assert accepted.status_code == 302
     timeline = client.get(f"/api/v1/applications/{submitted['id']}/timeline", headers=headers).get_json()
-    assert [e["kind"] for e in timeline] == ["submitted", "correction_requested", "correction_submitted", "accepted"]
-    assert timeline[-1]["text"] == "民和镇已受理您的申请"
+    assert [e["kind"] for e in timeline] == [
+        "submitted",
+        "correction_requested",
+        "correction_submitted",
+        "accepted",
+        "investigation_started",
+    ]
+    assert timeline[-2]["text"] == "民和镇已受理您的申请"
+    assert timeline[-1]["text"] == "民和镇已开始信息核对、入户调查，工作人员可能会上门了解情况"
     again = _post(officer, f"/portal/applications/{submitted['id']}/accept")
     assert again.status_code == 409
 

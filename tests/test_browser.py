@@ -162,11 +162,17 @@ def test_officer_takes_an_application_through_acceptance(page, live_server, clie
     assert "户主页.png" in page.get_by_test_id("attachments").inner_text()
     page.get_by_test_id("accept").click()
     page.wait_for_load_state()
-    assert page.get_by_test_id("application-status").inner_text() == "已受理"
+    assert page.get_by_test_id("application-status").inner_text() == "调查核实中"
     assert "民和镇已受理您的申请" in page.get_by_test_id("timeline").inner_text()
 
     timeline = client.get(f"/api/v1/applications/{submitted['id']}/timeline", headers=citizen).get_json()
-    assert [e["status_label"] for e in timeline] == ["已提交，待受理", "待补正材料", "已提交，待受理", "已受理"]
+    assert [e["status_label"] for e in timeline] == [
+        "已提交，待受理",
+        "待补正材料",
+        "已提交，待受理",
+        "已受理",
+        "调查核实中",
+    ]
 
 
 def test_officer_takes_a_report_to_an_application(page, live_server, client, app):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
@@ -65,6 +65,7 @@ class ProgramSetting(db.Model):
     required_materials: Mapped[list | None] = mapped_column(JSON)
     asset_limits: Mapped[dict | None] = mapped_column(JSON)
     confirmation_delegated: Mapped[bool] = mapped_column(Boolean, default=False)
+    appraisal_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     accept_working_days: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
 
@@ -99,6 +100,9 @@ class Application(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdraw_reason: Mapped[str | None] = mapped_column(String(200))
+    approved_amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))  # yuan per month
+    start_month: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM
+    decision_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from core import clock, workdays
 from core.accounts.models import User
 from core.actor import Actor
-from core.applications import notify, settings
+from core.applications import notify, settings, workflow
 from core.applications.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -514,6 +514,7 @@ def accept(actor: Actor, application_id: int) -> Application:
     case.assignee_officer_id = case.assignee_officer_id or actor.id
     _event(app, actor, "accepted", f"{_township_name(app)}已受理您的申请")
     audit.record(actor, "application.accept", app, region=case.township_code)
+    workflow.start(actor, app, case)
     return app
 
 

@@ -27,6 +27,7 @@ class EffectiveSettings:
     required_materials: list[str]
     asset_limits: dict
     confirmation_delegated: bool
+    appraisal_enabled: bool
     accept_working_days: int
 
 
@@ -44,6 +45,7 @@ def effective(county_code: str, program: str, *, default_accept_days: int) -> Ef
         else list(DEFAULT_REQUIRED_MATERIALS[program]),
         asset_limits=dict(row.asset_limits or {}) if row else {},
         confirmation_delegated=row.confirmation_delegated if row else False,
+        appraisal_enabled=bool(row.appraisal_enabled) if row else False,
         accept_working_days=(row.accept_working_days if row and row.accept_working_days else default_accept_days),
     )
 
@@ -84,6 +86,7 @@ def set_program_setting(
     monthly_standard: Decimal | None = None,
     required_materials: list[str] | None = None,
     confirmation_delegated: bool | None = None,
+    appraisal_enabled: bool | None = None,
     accept_working_days: int | None = None,
     enabled: bool | None = None,
     field_prefix: str = "",
@@ -109,13 +112,20 @@ def set_program_setting(
     )
     before = {}
     if row is None:
-        row = ProgramSetting(county_code=county_code, program=program, enabled=True, confirmation_delegated=False)
+        row = ProgramSetting(
+            county_code=county_code,
+            program=program,
+            enabled=True,
+            confirmation_delegated=False,
+            appraisal_enabled=False,
+        )
         db.session.add(row)
     else:
         before = {
             "monthly_standard": row.monthly_standard,
             "required_materials": row.required_materials,
             "confirmation_delegated": row.confirmation_delegated,
+            "appraisal_enabled": row.appraisal_enabled,
             "accept_working_days": row.accept_working_days,
             "enabled": row.enabled,
         }
@@ -123,6 +133,7 @@ def set_program_setting(
         ("monthly_standard", monthly_standard),
         ("required_materials", required_materials),
         ("confirmation_delegated", confirmation_delegated),
+        ("appraisal_enabled", appraisal_enabled),
         ("accept_working_days", accept_working_days),
         ("enabled", enabled),
     ):
@@ -133,6 +144,7 @@ def set_program_setting(
         "monthly_standard": row.monthly_standard,
         "required_materials": row.required_materials,
         "confirmation_delegated": row.confirmation_delegated,
+        "appraisal_enabled": row.appraisal_enabled,
         "accept_working_days": row.accept_working_days,
         "enabled": row.enabled,
     }
@@ -148,6 +160,7 @@ COLUMNS = (
     "monthly_standard",
     "required_materials",
     "confirmation_delegated",
+    "appraisal_enabled",
     "accept_working_days",
     "enabled",
 )
@@ -205,6 +218,7 @@ def import_settings(actor: Actor, records: list[dict]) -> int:
                 monthly_standard=standard,
                 required_materials=materials,
                 confirmation_delegated=_parse_bool(record.get("confirmation_delegated")),
+                appraisal_enabled=_parse_bool(record.get("appraisal_enabled")),
                 accept_working_days=days,
                 enabled=_parse_bool(record.get("enabled")),
                 field_prefix=prefix,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -53,6 +53,12 @@ class Case(db.Model):
     paused_remaining_days: Mapped[int | None] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # overdue: shown to the county
+    # The statutory limit from acceptance to decision (working days), extendable once.
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    limit_date: Mapped[date | None] = mapped_column(Date)
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_reason: Mapped[str | None] = mapped_column(String(300))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
@@ -61,3 +67,34 @@ class Case(db.Model):
         Index("ix_cases_county_status_created", "county_code", "status", "created_at"),
         Index("ix_cases_subject", "subject_type", "subject_id"),
     )
+
+
+STEP_STATUSES = {
+    "waiting": "等待前序环节",
+    "ready": "待办理",
+    "in_progress": "办理中",
+    "done": "已完成",
+}
+
+
+class CaseStep(db.Model):
+    """One step of a case's workflow. Parallel steps are simply several ready at once."""
+
+    __tablename__ = "case_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="waiting")
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    claimed_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data: Mapped[dict | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
+    __table_args__ = (Index("ix_case_steps_case_step", "case_id", "step", unique=True),)
