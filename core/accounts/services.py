@@ -364,3 +364,10 @@ def revoke_reporter_role(actor: Actor, grant_id: int) -> UserRole:
     grant.revoked_at = clock.utcnow()
     audit.record(actor, "user.revoke_role", ("users", grant.user_id), region=grant.region_code, role=grant.role)
     return grant
+
+
+def officer_display_names(officer_ids: set[int] | None = None) -> dict[int, str]:
+    stmt = select(Officer.id, Officer.display_name)
+    if officer_ids is not None:
+        stmt = stmt.where(Officer.id.in_(officer_ids))
+    return dict(db.session.execute(stmt).all())

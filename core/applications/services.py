@@ -434,7 +434,7 @@ def _close_cases(app: Application) -> None:
     for case_id in (app.case_id, app.info_case_id):
         if case_id:
             case = db.session.get(Case, case_id)
-            case.status = "closed"
+            casework.set_stage(case, "closed", None)
             case.clock_paused_at = None
 
 
@@ -464,6 +464,7 @@ def reply_correction(actor: Actor, user: User, app: Application, text: str, atta
         case.due_date = workdays.add_working_days(clock.local_today(), max(1, case.paused_remaining_days or 1))
         case.clock_paused_at = None
         case.paused_remaining_days = None
+        case.next_due = case.due_date
     audit.record(actor, "application.correction_reply", app, region=app.residence_township_code)
     return app
 
@@ -530,6 +531,8 @@ def request_correction(actor: Actor, application_id: int, reason: str) -> Applic
     case.paused_remaining_days = (
         workdays.working_days_between(clock.local_today(), case.due_date) if case.due_date else None
     )
+    case.next_due = None  # paused: not overdue while waiting for the citizen
+
     _event(app, actor, "correction_requested", f"{_township_name(app)}请您补正材料：{reason}", reason=reason)
     audit.record(actor, "application.request_correction", app, region=case.township_code)
     return app

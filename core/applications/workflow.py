@@ -130,6 +130,27 @@ def _sync_status(actor: Actor, app: Application, case: Case, rows: dict[str, Cas
         elif "confirmation" in new_codes:
             _event(app, actor, "confirmation_started", "公示期满，已报县级民政部门确认")
     case.status = "in_progress"
+    _restage(case, rows)
+
+
+STAGE_OF_STEP = {
+    "data_check": "investigating",
+    "home_visit": "investigating",
+    "appraisal": "investigating",
+    "review": "review",
+    "public_notice": "public_notice",
+    "confirmation": "confirmation",
+    "decision": "decision",
+}
+
+
+def _restage(case: Case, rows: dict[str, CaseStep]) -> None:
+    open_rows = [r for r in rows.values() if r.status in ("ready", "in_progress")]
+    stages = [STAGE_OF_STEP[r.step] for r in open_rows if r.step in STAGE_OF_STEP]
+    order = ["investigating", "review", "public_notice", "confirmation", "decision"]
+    stage = min(stages, key=order.index) if stages else case.stage
+    dues = [r.due_date for r in open_rows if r.due_date]
+    casework.set_stage(case, stage, min(dues) if dues else None)
 
 
 # --- access ----------------------------------------------------------------------------------------
@@ -286,6 +307,7 @@ def start_notice(actor: Actor, step_id: int, *, version: int | None = None) -> C
     ends = today + timedelta(days=workflow_for(app).step("public_notice").calendar_days or 7)
     step.data = {**(step.data or {}), "starts": today.isoformat(), "ends": ends.isoformat(), "objections": []}
     step.due_date = ends
+    _restage(case, {s.step: s for s in steps_of(case)})
     audit.record(actor, "case_step.notice_start", step, region=case.township_code)
     _event(app, actor, "notice_started", f"审核意见已在村（社区）公示，公示期至{ends:%Y年%m月%d日}")
     return step
@@ -314,6 +336,7 @@ def record_objection(actor: Actor, step_id: int, text: str, *, upheld: bool, ver
         step.data = {"objections": objections}  # the notice restarts after the new review
         step.due_date = None
         app.status = "reviewing"
+        _restage(case, {s.step: s for s in steps_of(case)})
         _event(app, actor, "objection_upheld", "公示期间收到异议，经核实需重新审核", reason=None)
     return step
 
@@ -358,7 +381,8 @@ def decide(actor: Actor, step_id: int, data: dict, *, version: int | None = None
         "start_month": start_month or None,
         "reason": reason or None,
     }
-    case.status, case.decided_at = "closed", now
+    case.decided_at = now
+    casework.set_stage(case, "closed", None)
     app.closed_at = now
     label = program_label(app.program)
     if approve == "approve":
@@ -391,3 +415,9 @@ def extend(actor: Actor, case_id: int, reason: str) -> Case:
     audit.record(actor, "case.extend", case, region=case.township_code, days=days)
     _event(app, actor, "extended", f"因{reason}，办理期限延长{days}个工作日，至{case.limit_date:%Y年%m月%d日}")
     return case
+
+
+def steps_of_application(app: Application) -> list[CaseStep]:
+    """The handling case's steps (what an information-copy township may look at)."""
+    case = db.session.get(Case, app.case_id) if app.case_id else None
+    return steps_of(case) if case else []

@@ -59,6 +59,10 @@ class Case(db.Model):
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extension_reason: Mapped[str | None] = mapped_column(String(300))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the case stands (accept, investigating, review, public_notice, confirmation, decision, report,
+    # closed) and its nearest open deadline: what the queues filter and sort on.
+    stage: Mapped[str | None] = mapped_column(String(20))
+    next_due: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
@@ -66,6 +70,8 @@ class Case(db.Model):
         Index("ix_cases_township_status_created", "township_code", "status", "created_at"),
         Index("ix_cases_county_status_created", "county_code", "status", "created_at"),
         Index("ix_cases_subject", "subject_type", "subject_id"),
+        Index("ix_cases_township_stage_due", "township_code", "stage", "next_due"),
+        Index("ix_cases_county_stage_due", "county_code", "stage", "next_due"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Select, func, select
 
@@ -61,11 +62,19 @@ def open_case(
         household_size=household_size,
         due_date=workdays.add_working_days(clock.local_today(), due_in_working_days),
     )
+    case.stage = "info" if is_info_copy else {"application": "accept", "report": "report"}.get(kind, kind)
+    case.next_due = None if is_info_copy else case.due_date
     db.session.add(case)
     db.session.flush()
     audit.record(actor, "case.open", case, region=township.code, kind=kind)
     enqueue_after_commit(ROUTED_TASK, case.id)
     return case
+
+
+def set_stage(case: Case, stage: str, next_due: date | None) -> None:
+    case.stage, case.next_due = stage, next_due
+    if stage == "closed":
+        case.status, case.next_due = "closed", None
 
 
 def mark_routed(case_id: int) -> bool:

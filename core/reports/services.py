@@ -437,6 +437,7 @@ def record_step(actor: Actor, report_id: int, step: str, note: str | None = None
     case = db.session.get(Case, report.case_id) if report.case_id else None
     if case is not None:
         case.status = "in_progress"
+        case.next_due = None  # first contact made: the first-contact deadline is met
         case.assignee_officer_id = case.assignee_officer_id or actor.id
     _event(report, step, officer_id=actor.id, note=note, reporter_text=text)
     audit.record(actor, f"report.{step}", report, region=report.township_code)
@@ -457,7 +458,7 @@ def close(
     report.closed_at = clock.utcnow()
     report.application_id = application_id
     if report.case_id:
-        db.session.get(Case, report.case_id).status = "closed"
+        casework.set_stage(db.session.get(Case, report.case_id), "closed", None)
     _event(report, "closed", officer_id=actor.id, note=note, reporter_text=f"已办结：{OUTCOMES[outcome]}")
     for duplicate in db.session.scalars(
         select(Report).where(Report.duplicate_of_id == report.id, Report.status != "closed")

@@ -6,9 +6,14 @@ from collections.abc import Callable
 
 from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 
+from core import clock
+from core.accounts.services import officer_display_names
 from core.applications import services as applications
+from core.applications import workflow
 from core.applications.models import STATUSES
 from core.applications.programs import MATERIALS, PROGRAMS
+from core.casework.models import STEP_STATUSES
+from core.casework.workflows import STEP_LABELS
 from core.errors import DomainError
 from core.files import storage
 from core.households import vocabulary
@@ -38,6 +43,8 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         else applications.masked_members(app)
     )
     codes = {app.residence_township_code, app.hukou_township_code, app.residence_village_code} - {None}
+    steps = workflow.steps_of_application(app)
+    officer_ids = {i for s in steps for i in (s.claimed_by_officer_id, s.completed_by_officer_id) if i}
     return render_template(
         "applications/detail.html",
         app=app,
@@ -53,6 +60,11 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         materials=MATERIALS,
         v=vocabulary,
         applicant_id=(app.applicant_id_number if reveal else mask(app.applicant_id_number)),
+        steps=steps,
+        step_labels=STEP_LABELS,
+        step_statuses=STEP_STATUSES,
+        officer_names=officer_display_names(officer_ids),
+        today=clock.local_today(),
     ), status
 
 
@@ -105,3 +117,44 @@ def attachment(application_id: int, attachment_id: int):
     app, _ = applications.get_for_officer(g.actor, application_id)
     item = applications.get_attachment(app, attachment_id)
     return send_file(storage.open_path(item.storage_key), mimetype=item.content_type, download_name=item.original_name)
+
+
+STEP_ACTIONS = {
+    "claim": lambda actor, step_id, form, version: workflow.claim(actor, step_id, version=version),
+    "investigate": lambda actor, step_id, form, version: workflow.complete_investigation(
+        actor, step_id, form, version=version
+    ),
+    "review": lambda actor, step_id, form, version: workflow.complete_review(actor, step_id, form, version=version),
+    "notice_start": lambda actor, step_id, form, version: workflow.start_notice(actor, step_id, version=version),
+    "objection": lambda actor, step_id, form, version: workflow.record_objection(
+        actor, step_id, form.get("objection", ""), upheld=form.get("upheld") == "1", version=version
+    ),
+    "notice_finish": lambda actor, step_id, form, version: workflow.finish_notice(actor, step_id, version=version),
+    "decide": lambda actor, step_id, form, version: workflow.decide(actor, step_id, form, version=version),
+}
+ACTION_MESSAGES = {
+    "claim": "已领取",
+    "investigate": "已记录",
+    "review": "审核意见已保存",
+    "notice_start": "公示已开始",
+    "objection": "异议已登记",
+    "notice_finish": "公示已结束",
+    "decide": "审批结果已保存",
+}
+
+
+@bp.route("/<int:application_id>/steps/<int:step_id>/<action>", methods=["POST"])
+def step_action(application_id: int, step_id: int, action: str):
+    if action not in STEP_ACTIONS:
+        return _page(application_id, status=404)
+    applications.get_for_officer(g.actor, application_id)
+    form = request.form.to_dict()
+    version = request.form.get("version", type=int)
+    return _act(application_id, lambda: STEP_ACTIONS[action](g.actor, step_id, form, version), ACTION_MESSAGES[action])
+
+
+@bp.route("/<int:application_id>/extend", methods=["POST"])
+def extend(application_id: int):
+    _, case = applications.get_for_officer(g.actor, application_id)
+    reason = request.form.get("reason", "")
+    return _act(application_id, lambda: workflow.extend(g.actor, case.id, reason), "办理期限已延长")

@@ -1,8 +1,8 @@
-"""workflow steps, statutory limit, decisions
+"""workflow steps, queue stage, statutory limit, decisions
 
-Revision ID: 1305a7050b14
+Revision ID: 4af278c3a612
 Revises: 6ca30caca862
-Create Date: 2026-11-23 04:53:26.913784
+Create Date: 2026-11-23 04:56:36.918396
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1305a7050b14'
+revision = '4af278c3a612'
 down_revision = '6ca30caca862'
 branch_labels = None
 depends_on = None
@@ -53,6 +53,10 @@ def upgrade():
         batch_op.add_column(sa.Column('extended_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('extension_reason', sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column('decided_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('stage', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('next_due', sa.Date(), nullable=True))
+        batch_op.create_index('ix_cases_county_stage_due', ['county_code', 'stage', 'next_due'], unique=False)
+        batch_op.create_index('ix_cases_township_stage_due', ['township_code', 'stage', 'next_due'], unique=False)
 
     with op.batch_alter_table('program_settings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('appraisal_enabled', sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -66,6 +70,10 @@ def downgrade():
         batch_op.drop_column('appraisal_enabled')
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_township_stage_due')
+        batch_op.drop_index('ix_cases_county_stage_due')
+        batch_op.drop_column('next_due')
+        batch_op.drop_column('stage')
         batch_op.drop_column('decided_at')
         batch_op.drop_column('extension_reason')
         batch_op.drop_column('extended_at')
