@@ -89,7 +89,7 @@ def test_township_scope_in_portal(client, app):
         assert other.get(f"/portal/cases/{minhe_case['id']}").status_code == 404
 
 
-def test_queue_is_paginated_newest_first(client, app):
+def test_queue_is_paginated_newest_first_when_asked(client, app):
     headers = citizen_headers(client, "13900001006")
     app.config["PORTAL_PAGE_SIZE"] = 3
     try:
@@ -98,11 +98,11 @@ def test_queue_is_paginated_newest_first(client, app):
         secret = make_officer(app, "officer_p", "township_officer", MINHE)
         with app.test_client() as officer:
             portal_login(officer, "officer_p", secret)
-            first = officer.get("/portal/queue").get_data(as_text=True)
+            first = officer.get("/portal/queue?sort=new").get_data(as_text=True)
             assert "共 7 件" in first and "第 1 / 3 页" in first
             assert first.index("第6件") < first.index("第5件") < first.index("第4件")
             assert "第3件" not in first
-            last = officer.get("/portal/queue?page=3").get_data(as_text=True)
+            last = officer.get("/portal/queue?sort=new&page=3").get_data(as_text=True)
             assert "第0件" in last and "第1件" not in last
     finally:
         app.config["PORTAL_PAGE_SIZE"] = 20

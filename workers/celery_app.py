@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 from kombu import Queue
 
@@ -18,7 +19,13 @@ from core.database import set_task_dispatcher
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "face", "notify", "bulk")
-TASK_MODULES = ["workers.tasks.notify", "workers.tasks.casework", "workers.tasks.maintenance", "workers.tasks.reports"]
+TASK_MODULES = [
+    "workers.tasks.notify",
+    "workers.tasks.casework",
+    "workers.tasks.maintenance",
+    "workers.tasks.reports",
+    "workers.tasks.deadlines",
+]
 
 
 def init_celery(app: Flask) -> Celery:
@@ -49,6 +56,11 @@ def init_celery(app: Flask) -> Celery:
         timezone="Asia/Shanghai",
         enable_utc=True,
         beat_schedule={
+            "check-deadlines": {
+                "task": "casework.check_deadlines",
+                "schedule": crontab(minute=0, hour="7,13"),  # Asia/Shanghai
+                "options": {"queue": "default"},
+            },
             "escalate-overdue-reports": {
                 "task": "reports.escalate_overdue",
                 "schedule": 1800.0,

@@ -1,39 +1,110 @@
-"""The township queue (county officers see all townships of their county)."""
+"""The officers' queue: buckets with counts, filters, search, sort by due date, bulk assignment, export."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+import io
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from core import clock
+from core.accounts.services import officer_display_names
 from core.applications.programs import PROGRAMS
+from core.casework import queues
 from core.casework import services as casework
 from core.casework.models import CASE_KINDS, CASE_STATUSES
+from core.errors import DomainError
 from core.regions import services as regions
 
 bp = Blueprint("portal_queue", __name__, url_prefix="/portal", template_folder="../templates")
 
 
+def _filters() -> dict:
+    args = request.args
+    return {
+        "bucket": args.get("bucket") if args.get("bucket") in queues.BUCKETS else "all",
+        "township": args.get("township") or None,
+        "program": args.get("program") if args.get("program") in PROGRAMS else None,
+        "assignee": args.get("assignee", type=int),
+        "q": (args.get("q") or "").strip() or None,
+        "sort": args.get("sort") if args.get("sort") in queues.SORTS else "due",
+    }
+
+
 @bp.route("/")
 @bp.route("/queue")
 def index():
+    f = _filters()
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    township = request.args.get("township") or None
-    result = casework.queue(
-        g.actor, page=page, page_size=current_app.config["PORTAL_PAGE_SIZE"], township_code=township
+    export = request.args.get("format") == "xlsx"
+    size = 5000 if export else current_app.config["PORTAL_PAGE_SIZE"]
+    result = queues.queue(
+        g.actor,
+        bucket=f["bucket"],
+        page=1 if export else page,
+        page_size=size,
+        township_code=f["township"],
+        program=f["program"],
+        assignee=f["assignee"],
+        q=f["q"],
+        sort=f["sort"],
     )
     scope = g.actor.region_code
-    townships = regions.list_children(scope) if scope and len(scope) == 6 else []
     names = regions.names_for({c.township_code for c in result.items} | ({scope} if scope else set()))
+    officer_names = officer_display_names({c.assignee_officer_id for c in result.items if c.assignee_officer_id})
+    if export:
+        return _xlsx(queues.export_rows(result, names, officer_names), f"queue-{f['bucket']}")
+    townships = regions.list_children(scope) if scope and len(scope) == 6 else []
     return render_template(
         "queue/index.html",
         page=result,
         townships=townships,
-        township=township,
         names=names,
         kinds=CASE_KINDS,
         statuses=CASE_STATUSES,
         programs=PROGRAMS,
         today=clock.local_today(),
+        filters=f,
+        buckets=queues.BUCKETS,
+        counts=queues.counts(g.actor),
+        sorts=queues.SORTS,
+        officers=queues.officers_in_scope(g.actor),
+        officer_names=officer_names,
+    )
+
+
+def _xlsx(rows: list[list], name: str):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = name[:31]
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    out.seek(0)
+    return send_file(
+        out,
+        download_name=f"{name}-{clock.local_today():%Y%m%d}.xlsx",
+        as_attachment=True,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@bp.route("/queue/assign", methods=["POST"])
+def assign():
+    case_ids = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+    try:
+        count = queues.assign(g.actor, case_ids, request.form.get("officer_id", type=int) or 0)
+    except DomainError as err:
+        flash(err.message if not err.errors else "；".join(m for v in err.errors.values() for m in v), "error")
+        return redirect(request.form.get("back") or url_for("portal_queue.index")), 303
+    flash(f"已分配{count}件", "info")
+    return redirect(
+        request.form.get("back")
+        if (request.form.get("back") or "").startswith("/portal")
+        else url_for("portal_queue.index"),
+        303,
     )
 
 

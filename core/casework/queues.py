@@ -1,0 +1,183 @@
+"""Officers' queues: buckets with counts, filters, search, sort by due date, assignment, export rows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from core import clock
+from core.accounts.models import Officer
+from core.actor import Actor
+from core.applications.models import Application
+from core.audit import services as audit
+from core.casework.models import Case
+from core.casework.services import scope_filter
+from core.database import db
+from core.errors import NotFound, ValidationFailed
+
+BUCKETS = {
+    "accept": "待受理",
+    "investigating": "调查核实中",
+    "review": "待审核",
+    "public_notice": "公示中",
+    "confirmation": "待县级确认",
+    "decision": "待审批",
+    "overdue": "已超期",
+    "report": "主动发现报告",
+    "all": "全部在办",
+}
+SORTS = {"due": "按期限", "new": "按提交时间"}
+MASKED_ID_RE = re.compile(r"^(\d{4})\*+(\d{3}[\dX])$")
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[Case]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def _open(stmt: Select) -> Select:
+    return stmt.where(Case.status != "closed", Case.is_info_copy.is_(False))
+
+
+def _bucket(stmt: Select, bucket: str, today: date) -> Select:
+    if bucket == "overdue":
+        return stmt.where(or_(Case.next_due < today, Case.limit_date < today))
+    if bucket in BUCKETS and bucket != "all":
+        return stmt.where(Case.stage == bucket)
+    return stmt
+
+
+def counts(actor: Actor) -> dict[str, int]:
+    """How many open cases are in each bucket of the officer's region (one grouped query + overdue)."""
+    today = clock.local_today()
+    base = _open(scope_filter(select(Case.stage, func.count()), actor))
+    result = dict.fromkeys(BUCKETS, 0)
+    for stage, n in db.session.execute(base.group_by(Case.stage)).all():
+        if stage in result:
+            result[stage] = n
+        result["all"] += n
+    result["overdue"] = (
+        db.session.scalar(_bucket(_open(scope_filter(select(func.count()).select_from(Case), actor)), "overdue", today))
+        or 0
+    )
+    return result
+
+
+def _search(stmt: Select, q: str) -> Select:
+    q = q.strip().upper()
+    if not q:
+        return stmt
+    m = MASKED_ID_RE.match(q)
+    if m:
+        ids = select(Application.id).where(
+            Application.applicant_id_number.like(f"{m.group(1)}%"),
+            Application.applicant_id_number.like(f"%{m.group(2)}"),
+        )
+    elif re.fullmatch(r"\d{4}|\d{3}X", q):
+        ids = select(Application.id).where(Application.applicant_id_number.like(f"%{q}"))
+    elif re.fullmatch(r"\d{17}[\dX]", q):
+        ids = select(Application.id).where(Application.applicant_id_number == q)
+    else:
+        ids = select(Application.id).where(Application.applicant_name.contains(q, autoescape=True))
+    return stmt.where(Case.subject_type == "application", Case.subject_id.in_(ids))
+
+
+def queue(
+    actor: Actor,
+    *,
+    bucket: str = "all",
+    page: int = 1,
+    page_size: int = 20,
+    township_code: str | None = None,
+    program: str | None = None,
+    assignee: int | None = None,
+    q: str | None = None,
+    sort: str = "due",
+    include_info: bool = False,
+) -> QueuePage:
+    today = clock.local_today()
+    stmt = scope_filter(select(Case), actor).where(Case.status != "closed")
+    if not include_info:
+        stmt = stmt.where(Case.is_info_copy.is_(False))
+    stmt = _bucket(stmt, bucket, today)
+    if township_code:
+        stmt = stmt.where(Case.township_code == township_code)
+    if program:
+        stmt = stmt.where(Case.program == program)
+    if assignee:
+        stmt = stmt.where(Case.assignee_officer_id == assignee)
+    if q:
+        stmt = _search(stmt, q)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if sort == "new":
+        order = (Case.created_at.desc(), Case.id.desc())
+    else:
+        order = (Case.next_due.is_(None), Case.next_due, Case.priority.desc(), Case.id)
+    rows = db.session.scalars(stmt.order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
+    return QueuePage(list(rows), total, page, page_size)
+
+
+def officers_in_scope(actor: Actor) -> list[Officer]:
+    stmt = select(Officer).where(Officer.is_active.is_(True))
+    if "system_admin" not in actor.roles:
+        stmt = stmt.where(Officer.region_code.startswith(actor.region_code or "-", autoescape=True))
+    return list(db.session.scalars(stmt.order_by(Officer.display_name)))
+
+
+def assign(actor: Actor, case_ids: list[int], officer_id: int) -> int:
+    """Assign (or bulk-assign) cases of the region to an officer of the region."""
+    if not case_ids:
+        raise ValidationFailed(errors={"case_ids": ["请选择要分配的案件"]})
+    officer = db.session.get(Officer, officer_id)
+    if officer is None or not officer.is_active or officer.id not in {o.id for o in officers_in_scope(actor)}:
+        raise ValidationFailed(errors={"officer_id": ["只能分配给本辖区的经办人员"]})
+    cases = db.session.scalars(scope_filter(select(Case).where(Case.id.in_(case_ids)), actor)).all()
+    if len(cases) != len(set(case_ids)):
+        raise NotFound("部分案件不存在或不在本辖区")
+    for case in cases:
+        if case.township_code[: len(officer.region_code or "")] != (officer.region_code or ""):
+            raise ValidationFailed(errors={"officer_id": [f"{officer.display_name}不负责案件{case.reference}所在乡镇"]})
+        case.assignee_officer_id = officer.id
+    audit.record(
+        actor,
+        "case.assign",
+        ("cases", ",".join(str(c.id) for c in cases)),
+        region=actor.region_code,
+        officer_id=officer.id,
+        count=len(cases),
+    )
+    return len(cases)
+
+
+def export_rows(page: QueuePage, names: dict[str, str], officer_names: dict[int, str]) -> list[list[Any]]:
+    """Rows for the Excel export of a queue page (no ID numbers)."""
+    from core.casework.models import CASE_KINDS
+
+    header = ["编号", "类型", "事项", "乡镇（街道）", "环节", "最近期限", "法定期限", "经办人", "创建时间"]
+    rows: list[list[Any]] = [header]
+    for case in page.items:
+        rows.append(
+            [
+                case.reference,
+                CASE_KINDS.get(case.kind, case.kind),
+                case.title,
+                names.get(case.township_code, case.township_code),
+                BUCKETS.get(case.stage or "", case.stage or ""),
+                case.next_due,
+                case.limit_date,
+                officer_names.get(case.assignee_officer_id or 0, ""),
+                clock.to_local(case.created_at).strftime("%Y-%m-%d %H:%M"),
+            ]
+        )
+    return rows

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from core.actor import SYSTEM
+from core.casework import deadlines
+from core.database import commit
+
+
+@shared_task(name=deadlines.TASK, acks_late=True)
+def check_deadlines() -> dict:
+    """Stamp overdue steps, escalate overdue cases to the county, queue the officers' daily digest."""
+    result = deadlines.check(SYSTEM)
+    commit()
+    return result
