@@ -16,6 +16,7 @@ from core.errors import AuthenticationFailed
 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
+LEEWAY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,25 @@ def decode_access(token: str) -> tuple[User, AuthSession]:
             algorithms=[ALGORITHM],
             audience=s.audience,
             issuer=s.issuer,
-            options={"require": ["exp", "iat", "sub", "sid", "typ", "iss", "aud"]},
-            leeway=5,
+            # exp/nbf/iat are checked below against core.clock (the one source of "now")
+            options={
+                "require": ["exp", "iat", "sub", "sid", "typ", "iss", "aud"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise AuthenticationFailed("登录已过期，请重新登录", code="token_expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid") from exc
+    now = clock.utcnow().timestamp()
+    try:
+        expires, issued = float(claims["exp"]), float(claims["iat"])
+    except (TypeError, ValueError) as exc:
+        raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid") from exc
+    if expires < now - LEEWAY_SECONDS:
+        raise AuthenticationFailed("登录已过期，请重新登录", code="token_expired")
+    if issued > now + LEEWAY_SECONDS or float(claims.get("nbf", issued)) > now + LEEWAY_SECONDS:
+        raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
     if claims.get("typ") != ACCESS_TYPE:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
     row = db.session.execute(
