@@ -172,6 +172,7 @@ def test_resident_over_the_daily_cap_gets_429(client, app):
     assert resp.status_code == 429
     assert resp.get_json()["message"].startswith("今日报告次数已达上限（3次）")
     clock.set_offset(timedelta(days=1, minutes=1))
+    headers = citizen_headers(client, "13900040107")  # the next day: a new log-in
     assert _report(client, headers, person_name="甲10").status_code == 201
 
 

@@ -292,7 +292,7 @@ def test_claims_conflicts_and_scope(client, app, monkeypatch):
 def test_deadlines_job_escalates_once_and_county_sees_overdue(client, app, monkeypatch):
     _long_sessions(app, monkeypatch)
     officer = _officer(app, "wf_j")
-    _, app_id = _accepted(client, app, officer, "13900050005")
+    _accepted(client, app, officer, "13900050005")
     from core.actor import SYSTEM
     from core.casework import deadlines
 
