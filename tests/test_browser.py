@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from werkzeug.serving import make_server
 
+from core import clock
 from tests.conftest import unavailable
 from tests.helpers import PASSWORD, citizen_headers, make_officer
 
@@ -81,7 +82,7 @@ def test_officer_logs_in_with_totp_and_sees_own_queue(page, live_server, client,
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/portal/login/totp")
-    page.fill("#code", pyotp.TOTP(secret).now())
+    page.fill("#code", pyotp.TOTP(secret).at(clock.utcnow()))
     page.click("button[type=submit]")
     page.wait_for_url("**/portal/")
 
@@ -109,7 +110,7 @@ def test_county_officer_filters_townships(page, live_server, client, app):
     page.fill("#username", "browser_county")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.fill("#code", pyotp.TOTP(secret).now())
+    page.fill("#code", pyotp.TOTP(secret).at(clock.utcnow()))
     page.click("button[type=submit]")
     page.wait_for_url("**/portal/queue")
     assert page.get_by_test_id("queue-total").inner_text() == "共 2 件"
@@ -124,7 +125,7 @@ def _login(page, live_server, username, secret):
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.fill("#code", pyotp.TOTP(secret).now())
+    page.fill("#code", pyotp.TOTP(secret).at(clock.utcnow()))
     page.click("button[type=submit]")
     page.wait_for_url("**/portal/queue")
 
@@ -222,3 +223,72 @@ def test_officer_takes_a_report_to_an_application(page, live_server, client, app
     assert page.get_by_test_id("application-status").inner_text() == "已提交，待受理"
     progress = client.get(f"/api/v1/reports/{report['id']}", headers=reporter).get_json()["progress"]
     assert [p["text"] for p in progress][-1] == "已办结：已转入救助申请"
+
+
+def test_application_from_acceptance_to_county_confirmation(page, live_server, client, app, monkeypatch):
+    from datetime import date, timedelta
+
+    from core import clock
+    from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number, submitted_application
+
+    monkeypatch.setitem(app.config, "PORTAL_IDLE_TIMEOUT_MINUTES", 60 * 24 * 30)
+    person = ("钱阿姨", id_number(date(1958, 5, 6), 77))
+    citizen = bound_citizen(client, "13900006004", *person)
+    submitted = submitted_application(client, citizen, draft_body(*person))
+    secret = make_officer(app, "browser_flow", "township_officer", "360124100")
+    _login(page, live_server, "browser_flow", secret)
+    page.goto(f"{live_server}/portal/applications/{submitted['id']}")
+    page.get_by_test_id("accept").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "调查核实中"
+    # the two investigation steps are open at once
+    assert page.get_by_test_id("step-status-home_visit").inner_text() == "待办理"
+    assert page.get_by_test_id("step-status-data_check").inner_text() == "待办理"
+    form = page.get_by_test_id("step-form-home_visit")
+    form.locator("input[name=investigator_1]").fill("王一")
+    form.locator("input[name=investigator_2]").fill("李二")
+    form.locator("textarea[name=findings]").fill("独居，无劳动能力")
+    form.locator("input[name=signed]").check()
+    page.get_by_test_id("complete-home_visit").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("step-status-home_visit").inner_text() == "已完成"
+    assert page.get_by_test_id("step-status-review").inner_text() == "等待前序环节"
+    page.get_by_test_id("step-form-data_check").locator("textarea[name=findings]").fill("无房产车辆存款")
+    page.get_by_test_id("complete-data_check").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "乡镇（街道）审核中"
+    page.fill("#opinion", "经调查核实符合低保条件")
+    page.fill("#review-amount", "650")
+    page.get_by_test_id("complete-review").click()
+    page.wait_for_load_state()
+    page.get_by_test_id("start-notice").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "公示中"
+    clock.set_offset(timedelta(days=8))  # the seven days of public notice pass
+    page.reload()
+    page.get_by_test_id("finish-notice").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "待县级民政部门确认"
+
+    county_secret = make_officer(app, "browser_county_flow", "county_officer", "360124")
+    page.get_by_role("button", name="退出").click()
+    _login(page, live_server, "browser_county_flow", county_secret)
+    page.get_by_test_id("bucket-confirmation").click()
+    assert page.get_by_test_id("queue-total").inner_text() == "共 1 件"
+    page.goto(f"{live_server}/portal/applications/{submitted['id']}")
+    page.select_option("#result", "approve")
+    page.fill("#decide-amount", "650")
+    page.fill("#start-month", "2026-12")
+    page.get_by_test_id("decide").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("application-status").inner_text() == "已批准"
+
+    citizen = citizen_headers(client, "13900006004")
+    timeline = client.get(f"/api/v1/applications/{submitted['id']}/timeline", headers=citizen).get_json()
+    labels = [e["status_label"] for e in timeline]
+    for expected in ("已受理", "调查核实中", "乡镇（街道）审核中", "公示中", "待县级民政部门确认", "已批准"):
+        assert expected in labels
+    page.get_by_role("link", name="数据看板").click()
+    page.wait_for_selector("#chart-stage[data-rendered='1']")
+    assert page.get_by_test_id("kpi-decided").inner_text() == "1"
+    assert page.get_by_test_id("kpi-on-time").inner_text() == "100%"
