@@ -93,24 +93,22 @@ def _search(stmt: Select, q: str) -> Select:
     return stmt.where(Case.subject_type == "application", Case.subject_id.in_(ids))
 
 
-def queue(
+def queue_statement(
     actor: Actor,
     *,
     bucket: str = "all",
-    page: int = 1,
-    page_size: int = 20,
     township_code: str | None = None,
     program: str | None = None,
     assignee: int | None = None,
     q: str | None = None,
     sort: str = "due",
     include_info: bool = False,
-) -> QueuePage:
-    today = clock.local_today()
+) -> Select:
+    """The ordered query behind a queue page (scope, bucket, filters, search)."""
     stmt = scope_filter(select(Case), actor).where(Case.status != "closed")
     if not include_info:
         stmt = stmt.where(Case.is_info_copy.is_(False))
-    stmt = _bucket(stmt, bucket, today)
+    stmt = _bucket(stmt, bucket, clock.local_today())
     if township_code:
         stmt = stmt.where(Case.township_code == township_code)
     if program:
@@ -119,12 +117,15 @@ def queue(
         stmt = stmt.where(Case.assignee_officer_id == assignee)
     if q:
         stmt = _search(stmt, q)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     if sort == "new":
-        order = (Case.created_at.desc(), Case.id.desc())
-    else:
-        order = (Case.next_due.is_(None), Case.next_due, Case.priority.desc(), Case.id)
-    rows = db.session.scalars(stmt.order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
+        return stmt.order_by(Case.created_at.desc(), Case.id.desc())
+    return stmt.order_by(Case.next_due.is_(None), Case.next_due, Case.priority.desc(), Case.id)
+
+
+def queue(actor: Actor, *, page: int = 1, page_size: int = 20, **filters: Any) -> QueuePage:
+    stmt = queue_statement(actor, **filters)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).all()
     return QueuePage(list(rows), total, page, page_size)
 
 

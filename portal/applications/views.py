@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 
-from core import clock
+from core import clock, workdays
 from core.accounts.services import officer_display_names
 from core.applications import services as applications
 from core.applications import workflow
@@ -65,6 +65,7 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         step_statuses=STEP_STATUSES,
         officer_names=officer_display_names(officer_ids),
         today=clock.local_today(),
+        calendar_estimated=bool(case.limit_date and workdays.is_estimated(case.limit_date)),
     ), status
 
 
