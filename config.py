@@ -82,6 +82,19 @@ class BaseConfig:
     # --- casework ------------------------------------------------------------------------
     DEFAULT_ACCEPT_WORKING_DAYS = 3
     HOLIDAY_FILE = None  # extra holidays/workdays for years chinese_calendar lacks
+    # --- authorizations and face checks -------------------------------------------------
+    AUTH_QR_TTL_HOURS = 72
+    AUTH_HANDOVER_TTL_MINUTES = 15
+    AUTH_LINK_BASE = "http://127.0.0.1:5000/h5/authorize"  # the H5/mini-program page the QR opens
+    FACE_TOLERANCE = 0.6
+    FACE_TURN_THRESHOLD = 0.15  # head-turn range of the nose on the eye line (live: 0.26-0.47; photo < 0.07)
+    FACE_FRAME_RETENTION_SECONDS = 0  # raw frames are deleted after the check
+    FACE_MAX_FRAME_BYTES = 2 * 1024 * 1024
+    SIGNATURE_MAX_BYTES = 512 * 1024
+    PORTRAIT_SOURCE = "registry"  # registry | http
+    PORTRAIT_HTTP_URL = None
+    PORTRAIT_HTTP_KEY = None
+    FACE_ENGINE_CHECK_ON_WORKER_START = True
     # --- reports (主动发现) ---------------------------------------------------------------
     REPORT_DAILY_CAPS = "resident=3,volunteer=20,social_worker=50,grid_worker=50,official=50"
     REPORT_IP_LIMIT = "60 per hour"

@@ -22,6 +22,8 @@ from core.accounts import tokens
 from core.accounts.wechat import HttpWechatClient
 from core.applications import models as _application_models  # noqa: F401
 from core.audit import models as _audit_models  # noqa: F401
+from core.authorizations import models as _authorization_models  # noqa: F401
+from core.authorizations import services as _authorization_services  # noqa: F401  (registers the data_check gate)
 from core.casework import models as _casework_models  # noqa: F401
 from core.casework import workflows
 from core.database import commit, db, install_session_events, rollback, set_task_dispatcher
@@ -71,6 +73,42 @@ def _channel_factory(app: Flask):
         state=cfg["WECHAT_MINIPROGRAM_STATE"],
     )
     return factory
+
+
+def _face_engine_loader():
+    """face_recognition is loaded on first use (it costs ~150 MB): web processes that never check faces skip it."""
+    cache: dict[str, Any] = {}
+
+    def load() -> Any:
+        if "engine" not in cache:
+            from core.authorizations.faces import load_engine
+
+            cache["engine"] = load_engine()
+        return cache["engine"]
+
+    return load
+
+
+def _portrait_source_factory(app: Flask):
+    cfg = app.config
+    cache: dict[str, Any] = {}
+
+    def source() -> Any:
+        if "source" not in cache:
+            from core.authorizations import faces, portraits
+
+            if cfg["PORTRAIT_SOURCE"] == "http":
+                engine = app.extensions["face_engine"]
+                cache["source"] = portraits.HttpSource(
+                    cfg["PORTRAIT_HTTP_URL"] or "",
+                    cfg["PORTRAIT_HTTP_KEY"] or "",
+                    lambda data: faces.encode_reference(engine(), data),
+                )
+            else:
+                cache["source"] = portraits.RegistrySource()
+        return cache["source"]
+
+    return source
 
 
 def activate(app: Flask) -> None:
@@ -131,6 +169,9 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         app.config["WECHAT_SECRET"] or "",
         timeout=app.config["WECHAT_TIMEOUT_SECONDS"],
     )
+
+    app.extensions["face_engine"] = _face_engine_loader()
+    app.extensions["portrait_source"] = _portrait_source_factory(app)
 
     from commands import register_commands
     from miniprogram_api import init_api

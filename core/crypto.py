@@ -44,3 +44,21 @@ def token_hash(token: str) -> str:
 
 def random_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    assert _fernet is not None, "core.crypto.configure() not called"
+    return _fernet.encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    assert _fernet is not None, "core.crypto.configure() not called"
+    try:
+        return _fernet.decrypt(token)
+    except InvalidToken as exc:
+        raise ValueError("cannot decrypt stored data") from exc
+
+
+def seal(value: str) -> str:
+    """An HMAC with the server key: evidence records are sealed with it."""
+    return hmac.new(_hmac_key, b"seal:" + value.encode(), hashlib.sha256).hexdigest()

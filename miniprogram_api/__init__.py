@@ -47,6 +47,7 @@ def init_api(app: Flask) -> Api:
 
     from miniprogram_api.applications.routes import blp as applications_blp
     from miniprogram_api.auth.routes import blp as auth_blp
+    from miniprogram_api.authorizations.routes import blp as authorizations_blp
     from miniprogram_api.cases.routes import blp as cases_blp
     from miniprogram_api.me.routes import blp as me_blp
     from miniprogram_api.programs.routes import blp as programs_blp
@@ -54,7 +55,16 @@ def init_api(app: Flask) -> Api:
     from miniprogram_api.reports.routes import blp as reports_blp
     from miniprogram_api.system.routes import blp as system_blp
 
-    for blp in (system_blp, regions_blp, auth_blp, me_blp, programs_blp, applications_blp, reports_blp):
+    for blp in (
+        system_blp,
+        regions_blp,
+        auth_blp,
+        me_blp,
+        programs_blp,
+        applications_blp,
+        reports_blp,
+        authorizations_blp,
+    ):
         api.register_blueprint(blp)
     if app.config["DEMO_ENDPOINTS_ENABLED"]:
         api.register_blueprint(cases_blp)

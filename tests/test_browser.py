@@ -225,11 +225,11 @@ def test_officer_takes_a_report_to_an_application(page, live_server, client, app
     assert [p["text"] for p in progress][-1] == "已办结：已转入救助申请"
 
 
-def test_application_from_acceptance_to_county_confirmation(page, live_server, client, app, monkeypatch):
+def test_application_from_acceptance_to_county_confirmation(page, live_server, client, app, monkeypatch, tmp_path):
     from datetime import date, timedelta
 
     from core import clock
-    from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number, submitted_application
+    from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number, png_bytes, submitted_application
 
     monkeypatch.setitem(app.config, "PORTAL_IDLE_TIMEOUT_MINUTES", 60 * 24 * 30)
     person = ("钱阿姨", id_number(date(1958, 5, 6), 77))
@@ -253,6 +253,13 @@ def test_application_from_acceptance_to_county_confirmation(page, live_server, c
     page.wait_for_load_state()
     assert page.get_by_test_id("step-status-home_visit").inner_text() == "已完成"
     assert page.get_by_test_id("step-status-review").inner_text() == "等待前序环节"
+    # data verification waits for every adult's authorization: she signed the paper letter at the window
+    scan = tmp_path / "letter.png"
+    scan.write_bytes(png_bytes())
+    page.locator("[data-testid^=window-scan-]").first.set_input_files(str(scan))
+    page.locator("[data-testid^=window-auth-]").first.click()
+    page.wait_for_load_state()
+    assert "窗口授权" in page.get_by_test_id("authorizations").inner_text()
     page.get_by_test_id("step-form-data_check").locator("textarea[name=findings]").fill("无房产车辆存款")
     page.get_by_test_id("complete-data_check").click()
     page.wait_for_load_state()

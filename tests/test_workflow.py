@@ -63,7 +63,31 @@ def _accepted(client, app, officer, phone="13900050000"):
     return headers, submitted["id"]
 
 
+def _window_authorize(officer, app, application_id):
+    """Every adult member signs the paper letter at the township window (the non-face path)."""
+    import io
+
+    from core.authorizations.models import AuthorizationRequest
+    from tests.helpers import png_bytes
+
+    page = officer.get(f"/portal/applications/{application_id}").get_data(as_text=True)
+    with app.app_context():
+        ids = db.session.scalars(
+            select(AuthorizationRequest.id).where(AuthorizationRequest.application_id == application_id)
+        ).all()
+        db.session.remove()
+    assert ids
+    for request_id in ids:
+        resp = officer.post(
+            f"/portal/applications/{application_id}/authorizations/{request_id}/window",
+            data={"csrf_token": csrf_token(page), "scan": (io.BytesIO(png_bytes()), "letter.png")},
+            content_type="multipart/form-data",
+        )
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+
+
 def _investigate(officer, app, application_id):
+    _window_authorize(officer, app, application_id)
     steps = _steps(app, application_id)
     assert (
         _act(
@@ -109,6 +133,10 @@ def test_investigation_steps_run_in_parallel_and_review_waits_for_both(client, a
     steps = _steps(app, app_id)
     assert steps["home_visit"].status == "done" and steps["data_check"].status == "ready"
     assert steps["review"].status == "waiting"
+    blocked = _act(officer, app_id, steps["data_check"], "investigate", findings="无异常")
+    assert blocked.status_code == 422 and "张建国尚未完成授权" in blocked.get_data(as_text=True)
+    _window_authorize(officer, app, app_id)
+    steps = _steps(app, app_id)
     assert _act(officer, app_id, steps["data_check"], "investigate", findings="无异常").status_code == 302
     steps = _steps(app, app_id)
     assert steps["review"].status == "ready" and steps["review"].due_date is not None
@@ -275,6 +303,7 @@ def test_claims_conflicts_and_scope(client, app, monkeypatch):
     taken = _act(second, app_id, _steps(app, app_id)["home_visit"], "claim")
     assert taken.status_code == 409 and "已由其他经办人员领取" in taken.get_data(as_text=True)
     # two officers save the same step from the same page version: the second is told, nothing overwritten
+    _window_authorize(first, app, app_id)
     data_check = _steps(app, app_id)["data_check"]
     assert _act(first, app_id, data_check, "investigate", findings="第一人结果").status_code == 302
     stale = _act(second, app_id, data_check, "investigate", findings="第二人结果")

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import worker_init
 from flask import Flask
 from kombu import Queue
 
@@ -25,6 +26,7 @@ TASK_MODULES = [
     "workers.tasks.maintenance",
     "workers.tasks.reports",
     "workers.tasks.deadlines",
+    "workers.tasks.faces",
 ]
 
 
@@ -86,6 +88,15 @@ def init_celery(app: Flask) -> Celery:
                 log.error("eager task %s%s failed: %r", name, tuple(args), result.result)
         else:
             celery.send_task(name, args=args, queue=queue)
+
+    @worker_init.connect(weak=False)
+    def _check_face_engine(**_: Any) -> None:
+        """A worker refuses to start, loudly, when face_recognition or its models did not load."""
+        if app.config["FACE_ENGINE_CHECK_ON_WORKER_START"]:
+            from core.authorizations.faces import load_engine
+
+            load_engine()
+            log.info("face_recognition loaded")
 
     app.extensions["task_dispatcher"] = dispatch
     set_task_dispatcher(dispatch)

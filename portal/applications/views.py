@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from core import clock, workdays
 from core.accounts.services import officer_display_names
@@ -12,6 +12,9 @@ from core.applications import services as applications
 from core.applications import workflow
 from core.applications.models import STATUSES
 from core.applications.programs import MATERIALS, PROGRAMS
+from core.authorizations import services as authorizations
+from core.authorizations.models import METHODS as AUTH_METHODS
+from core.authorizations.models import STATUSES as AUTH_STATUSES
 from core.casework.models import STEP_STATUSES
 from core.casework.workflows import STEP_LABELS
 from core.errors import DomainError
@@ -65,6 +68,10 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         step_statuses=STEP_STATUSES,
         officer_names=officer_display_names(officer_ids),
         today=clock.local_today(),
+        auth_requests=authorizations.requests_of(app),
+        auth_statuses=AUTH_STATUSES,
+        auth_methods=AUTH_METHODS,
+        evidence_problems=authorizations.verify_chain(app.id),
         calendar_estimated=bool(case.limit_date and workdays.is_estimated(case.limit_date)),
     ), status
 
@@ -159,3 +166,21 @@ def extend(application_id: int):
     _, case = applications.get_for_officer(g.actor, application_id)
     reason = request.form.get("reason", "")
     return _act(application_id, lambda: workflow.extend(g.actor, case.id, reason), "办理期限已延长")
+
+
+@bp.route("/<int:application_id>/authorizations/<int:request_id>/window", methods=["POST"])
+def window_authorization(application_id: int, request_id: int):
+    """The member signed the paper letter at the window: record it with the scan (audited)."""
+    app, case = applications.get_for_officer(g.actor, application_id)
+    scan = request.files.get("scan")
+    data = scan.read(current_app.config["MAX_UPLOAD_BYTES"] + 1) if scan else b""
+    filename = scan.filename if scan else None
+    if case.is_info_copy:
+        return _page(application_id, status=403)
+    return _act(
+        application_id,
+        lambda: authorizations.window_authorize(
+            g.actor, app, request_id, data, filename, max_bytes=current_app.config["MAX_UPLOAD_BYTES"]
+        ),
+        "已记录窗口授权",
+    )
