@@ -14,6 +14,8 @@ $(BIN)/activate:
 $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
+	$(BIN)/python -c "from core.authorizations.faces import load_engine; load_engine()"
 	touch $@
 
 install: $(VENV)/.installed

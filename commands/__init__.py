@@ -7,10 +7,11 @@ from flask import Flask
 
 def register_commands(app: Flask) -> None:
     from commands.demo import demo_cli
+    from commands.identity import authorizations_cli, identity_cli
     from commands.programs import programs_cli
     from commands.regions import regions_cli
     from commands.reports import reports_cli
     from commands.users import users_cli
 
-    for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli):
+    for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli, identity_cli, authorizations_cli):
         app.cli.add_command(group)

@@ -153,3 +153,53 @@ def test_a_task_delivered_twice_has_one_effect(client, app, real_worker):
     assert line.endswith("'sent'")  # it found the message already sent ...
     assert _text(outbox_file).count("13900004001") == lines_before == 1  # ... and sent nothing
     assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def test_a_face_task_runs_in_a_real_worker(client, app, real_worker, tmp_path):
+    """The face check goes through Redis to the worker's `face` queue and back into the database."""
+    import io
+    import shutil
+    from datetime import date
+
+    from core.authorizations.models import FaceVerification
+    from tests.conftest import SHARED
+    from tests.helpers import bound_citizen, draft_body, id_number
+
+    faces = SHARED / "data" / "faces"
+    if not faces.exists():
+        pytest.skip(f"{faces} is absent")
+    person = ("张建国", id_number(date(1962, 4, 18), 11))
+    shutil.copy(faces / "obama.jpg", tmp_path / "a.jpg")
+    (tmp_path / "m.csv").write_text(f"id_number,file\n{person[1]},a.jpg\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(
+        args=["identity", "import-portraits", str(tmp_path), "--manifest", str(tmp_path / "m.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    headers = bound_citizen(client, "13900004002", *person)
+    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body(*person)).get_json()["id"]
+    request_id = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()[0]["id"]
+    token = client.post(
+        f"/api/v1/applications/{app_id}/authorizations/{request_id}/handover", headers=headers
+    ).get_json()["token"]
+    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": person[1]})
+    frames = {"frames": [(io.BytesIO((faces / n).read_bytes()), n) for n in ("obama1.jpg", "obama2.jpg", "obama3.jpg")]}
+    queued = client.post(
+        f"/api/v1/authorizations/{token}/face", headers=headers, data=frames, content_type="multipart/form-data"
+    )
+    assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
+    verification_id = queued.get_json()["id"]
+    status = _wait_for(
+        lambda: _read(
+            app,
+            lambda: (
+                db.session.get(FaceVerification, verification_id).status
+                if db.session.get(FaceVerification, verification_id).status != "queued"
+                else None
+            ),
+        ),
+        timeout=120,
+        what="the face check in the worker",
+    )
+    assert status == "passed"
+    polled = client.get(f"/api/v1/authorizations/{token}/face/{verification_id}", headers=headers).get_json()
+    assert polled["message"] == "核验通过，请签名"
