@@ -95,6 +95,8 @@ class BaseConfig:
     PORTRAIT_HTTP_URL = None
     PORTRAIT_HTTP_KEY = None
     FACE_ENGINE_CHECK_ON_WORKER_START = True
+    PDF_CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # Debian fonts-noto-cjk
+    PDF_CJK_FONT_INDEX = 2  # Noto Sans CJK SC in that collection
     # --- reports (主动发现) ---------------------------------------------------------------
     REPORT_DAILY_CAPS = "resident=3,volunteer=20,social_worker=50,grid_worker=50,official=50"
     REPORT_IP_LIMIT = "60 per hour"

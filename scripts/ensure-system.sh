@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need (Debian), once. Safe to re-run.
 #   chromium: the real browser for portal tests (driven by Playwright via executable_path)
-#   fonts-noto-cjk: Chinese text in screenshots and, later, PDFs
+#   fonts-noto-cjk: Chinese text in screenshots and the PDF authorization letter
+#   poppler-utils: pdftotext, to check the generated PDFs in tests
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -399,3 +399,63 @@ def test_engine_refuses_loudly_when_models_are_missing(tmp_path):
         timeout=120,
     )
     assert worker.returncode != 0 and "FaceEngineUnavailable" in worker.stdout + worker.stderr
+
+
+def test_window_fallback_and_the_pdf_letter(client, app, portraits):
+    import shutil as sh
+    import subprocess
+
+    from tests.helpers import csrf_token, make_officer, png_bytes, portal_login, upload
+
+    headers, app_id, requests = _household(client)
+    token = client.post(
+        f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
+    ).get_json()["token"]
+    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
+    assert _face(client, headers, token, ["obama1.jpg", "obama2.jpg", "obama3.jpg"])["status"] == "passed"
+    assert _sign(client, headers, token).status_code == 200
+    for material in ("id_card", "hukou"):
+        upload(client, headers, app_id, material, png_bytes(), "m.png")
+    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    secret = make_officer(app, "auth_window", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "auth_window", secret)
+    page = officer.get(f"/portal/applications/{app_id}").get_data(as_text=True)
+    assert "已授权" in page and "待授权" in page
+    for name in (LI[0], WANG[0]):
+        resp = officer.post(
+            f"/portal/applications/{app_id}/authorizations/{requests[name]['id']}/window",
+            data={"csrf_token": csrf_token(page), "scan": (io.BytesIO(png_bytes()), "letter.png")},
+            content_type="multipart/form-data",
+        )
+        assert resp.status_code == 302
+    no_scan = officer.post(
+        f"/portal/applications/{app_id}/authorizations/{requests[LI[0]]['id']}/window",
+        data={"csrf_token": csrf_token(page)},
+        content_type="multipart/form-data",
+    )
+    assert no_scan.status_code == 409  # already authorized
+    states = {
+        r["member_name"]: (r["status"], r["method"])
+        for r in client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    }
+    assert states == {
+        ZHANG[0]: ("authorized", "same_phone"),
+        LI[0]: ("offline", "window"),
+        WANG[0]: ("offline", "window"),
+    }
+    assert app.test_cli_runner().invoke(args=["authorizations", "verify", str(app_id)]).exit_code == 0
+    pdf = officer.get(f"/portal/applications/{app_id}/authorizations.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    if not sh.which("pdftotext"):
+        from tests.conftest import unavailable
+
+        unavailable("pdftotext (poppler-utils) is not installed")
+    path = Path(app.config["STORAGE_DIR"]) / "letter.pdf"
+    path.write_bytes(pdf.data)
+    extracted = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("家庭经济状况核对授权书", ZHANG[0], LI[0], "窗口授权", "本机授权"):
+        assert expected in extracted, expected
+    assert ZHANG[1] not in extracted  # ID numbers masked
+    images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    assert len(images.strip().splitlines()) - 2 == 1  # the one drawn signature

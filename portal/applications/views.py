@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
@@ -184,3 +185,23 @@ def window_authorization(application_id: int, request_id: int):
         ),
         "已记录窗口授权",
     )
+
+
+@bp.route("/<int:application_id>/authorizations.pdf")
+def authorization_pdf(application_id: int):
+    """The 授权书 for the case file (audited: it shows names and signatures)."""
+    from core.audit import services as audit
+    from core.authorizations import letter_pdf
+
+    app, _ = applications.get_for_officer(g.actor, application_id)
+    chain = authorizations.evidence_of(app)
+    data = letter_pdf.render(
+        app,
+        authorizations.requests_of(app),
+        authorizations.signatures_of(app),
+        chain[-1].record_hash[:16] if chain else None,
+        font_path=current_app.config["PDF_CJK_FONT"],
+        font_index=current_app.config["PDF_CJK_FONT_INDEX"],
+    )
+    audit.record(g.actor, "authorization.pdf", app, region=app.residence_township_code)
+    return send_file(io.BytesIO(data), mimetype="application/pdf", download_name=f"授权书-{app.reference}.pdf")
