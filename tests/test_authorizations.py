@@ -459,3 +459,44 @@ def test_window_fallback_and_the_pdf_letter(client, app, portraits):
     assert ZHANG[1] not in extracted  # ID numbers masked
     images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
     assert len(images.strip().splitlines()) - 2 == 1  # the one drawn signature
+
+
+def test_new_letter_version_replans_unsigned_requests(client, app, portraits, monkeypatch):
+    from core.authorizations import letters
+
+    headers, app_id, requests = _household(client)
+    token = client.post(
+        f"/api/v1/applications/{app_id}/authorizations/{requests[LI[0]]['id']}/qrcode", headers=headers
+    ).get_json()["token"]
+    monkeypatch.setitem(letters.LETTERS, "2027-01", letters.LETTERS["2026-01"] + "（修订）")
+    monkeypatch.setattr(letters, "CURRENT_VERSION", "2027-01")
+    replanned = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    assert {r["letter_version"] for r in replanned} == {"2027-01"}
+    member = bound_citizen(client, "13900060007", *LI)
+    old_link = client.get(f"/api/v1/authorizations/{token}", headers=member)
+    assert old_link.get_json()["status"] == "authorization_token_revoked"  # the old text can no longer be signed
+
+
+def test_revoke_before_verification_starts(client, app, portraits):
+    headers, app_id, requests = _household(client)
+    token = client.post(
+        f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
+    ).get_json()["token"]
+    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
+    _face(client, headers, token, ["obama1.jpg", "obama2.jpg", "obama3.jpg"])
+    _sign(client, headers, token)
+    resp = client.post(
+        f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/revoke", headers=headers
+    )
+    assert resp.status_code == 200 and resp.get_json()["status"] == "revoked"
+    states = [
+        r
+        for r in client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+        if r["member_name"] == ZHANG[0]
+    ]
+    assert [s["status"] for s in states] == ["pending"]  # a fresh request to authorize again
+    other = bound_citizen(client, "13900060008", *WANG)
+    assert (
+        client.post(f"/api/v1/applications/{app_id}/authorizations/{states[0]['id']}/revoke", headers=other).status_code
+        == 404
+    )
