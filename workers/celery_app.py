@@ -52,6 +52,7 @@ def init_celery(app: Flask) -> Celery:
         task_time_limit=app.config["CELERY_TASK_TIME_LIMIT"],
         task_soft_time_limit=app.config["CELERY_TASK_SOFT_TIME_LIMIT"],
         task_default_queue="default",
+        task_routes={"faces.*": {"queue": "face"}, "notify.*": {"queue": "notify"}},
         task_queues=[Queue(q) for q in QUEUES],
         task_ignore_result=not app.config.get("CELERY_RESULT_BACKEND"),
         broker_connection_retry_on_startup=True,

@@ -7,7 +7,7 @@ from core.authorizations import services as authorizations
 from core.database import commit
 
 
-@shared_task(name=authorizations.FACE_TASK, acks_late=True, queue="face")
+@shared_task(name=authorizations.FACE_TASK, acks_late=True)
 def verify(verification_id: int) -> str:
     """Run one face verification (CPU-bound; its own queue). Safe to run twice."""
     c = current_app.config
