@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
+from core import clock
 from core.accounts.models import User
+from core.actor import Actor
 from core.applications.models import STATUS_PHRASES, Application, ApplicationEvent
 from core.applications.programs import program_label
 from core.clock import to_local
@@ -63,3 +67,24 @@ def notify_event(app: Application, event: ApplicationEvent) -> None:
                 {"program": program_label(app.program), "status": phrase, "reference": app.reference},
                 dedupe_key=f"app-event:{event.id}:sms:{user.id}",
             )
+
+
+def record_event(
+    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None = None, **detail: Any
+) -> ApplicationEvent:
+    """Add a timeline event (what the citizen reads) and queue its notifications."""
+    event = ApplicationEvent(
+        application_id=app.id,
+        kind=kind,
+        status=app.status,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        citizen_text=citizen_text,
+        reason=reason,
+        detail=detail or None,
+        at=clock.utcnow(),
+    )
+    db.session.add(event)
+    db.session.flush()
+    notify_event(app, event)
+    return event

@@ -108,24 +108,7 @@ def _reference() -> str:
     return f"SQ{clock.local_today():%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
-def _event(
-    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None = None, **detail: Any
-) -> ApplicationEvent:
-    event = ApplicationEvent(
-        application_id=app.id,
-        kind=kind,
-        status=app.status,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        citizen_text=citizen_text,
-        reason=reason,
-        detail=detail or None,
-        at=clock.utcnow(),
-    )
-    db.session.add(event)
-    db.session.flush()
-    notify.notify_event(app, event)
-    return event
+_event = notify.record_event
 
 
 def create_draft(
@@ -292,37 +275,10 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
             errors={"reference": [other]},
         )
     names = names_for({app.residence_township_code, app.hukou_township_code})
-    title = f"{PROGRAMS[app.program]['short']}申请 · {mask_name(app.applicant_name)}"
-    case = casework.open_case(
-        actor,
-        kind="application",
-        township_code=app.residence_township_code,
-        title=title,
-        due_in_working_days=program_settings.accept_working_days,
-        opened_by_user_id=user.id,
-        subject_type="application",
-        subject_id=app.id,
-        is_proxy=app.is_proxy,
-        program=app.program,
-        household_size=len(app.members),
-    )
-    app.case_id = case.id
+    days = program_settings.accept_working_days
+    app.case_id = _route(actor, app, "application", app.residence_township_code, days, user.id).id
     if app.hukou_township_code != app.residence_township_code:
-        info = casework.open_case(
-            actor,
-            kind="application_info",
-            township_code=app.hukou_township_code,
-            title=title,
-            due_in_working_days=program_settings.accept_working_days,
-            opened_by_user_id=user.id,
-            subject_type="application",
-            subject_id=app.id,
-            is_proxy=app.is_proxy,
-            program=app.program,
-            household_size=len(app.members),
-            is_info_copy=True,
-        )
-        app.info_case_id = info.id
+        app.info_case_id = _route(actor, app, "application_info", app.hukou_township_code, days, user.id).id
     app.status = "submitted"
     app.submitted_at = clock.utcnow()
     _event(
@@ -333,7 +289,7 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
         township=app.residence_township_code,
         proxy=app.is_proxy,
     )
-    audit.record(actor, "application.submit", app, region=app.residence_township_code, case_id=case.id)
+    audit.record(actor, "application.submit", app, region=app.residence_township_code, case_id=app.case_id)
     return app
 
 
@@ -388,23 +344,30 @@ def start_for_person(
         )
     county = township_code[:6]
     days = settings.effective(county, program, default_accept_days=default_accept_days).accept_working_days
-    case = casework.open_case(
-        actor,
-        kind="application",
-        township_code=township_code,
-        title=f"{PROGRAMS[program]['short']}申请 · {mask_name(name)}",
-        due_in_working_days=days,
-        subject_type="application",
-        subject_id=app.id,
-        is_proxy=True,
-        program=program,
-        household_size=1,
-    )
+    case = _route(actor, app, "application", township_code, days, None)
     app.case_id = case.id
     township = names_for({township_code}).get(township_code, "乡镇（街道）")
     _event(app, actor, "submitted", f"{township}已为您代为提交{program_label(program)}申请，工作人员将与您联系")
     audit.record(actor, "application.start_for_person", app, region=township_code, case_id=case.id)
     return app
+
+
+def _route(actor: Actor, app: Application, kind: str, township_code: str, days: int, user_id: int | None) -> Case:
+    """Open the case that puts the application in a township's queue (or its information copy)."""
+    return casework.open_case(
+        actor,
+        kind=kind,
+        township_code=township_code,
+        title=f"{PROGRAMS[app.program]['short']}申请 · {mask_name(app.applicant_name)}",
+        due_in_working_days=days,
+        opened_by_user_id=user_id,
+        subject_type="application",
+        subject_id=app.id,
+        is_proxy=app.is_proxy,
+        program=app.program,
+        household_size=len(app.members),
+        is_info_copy=kind == "application_info",
+    )
 
 
 def mask_name(name: str | None) -> str:

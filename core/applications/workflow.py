@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core import clock, workdays
 from core.actor import Actor
 from core.applications import notify
-from core.applications.models import Application, ApplicationEvent
+from core.applications.models import Application
 from core.applications.programs import program_label
 from core.applications.settings import effective
 from core.audit import services as audit
@@ -41,21 +41,7 @@ def workflow_for(app: Application) -> Workflow:
     return WORKFLOWS[app.program]
 
 
-def _event(app: Application, actor: Actor, kind: str, text: str, reason: str | None = None, **detail: Any) -> None:
-    event = ApplicationEvent(
-        application_id=app.id,
-        kind=kind,
-        status=app.status,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        citizen_text=text,
-        reason=reason,
-        detail=detail or None,
-        at=clock.utcnow(),
-    )
-    db.session.add(event)
-    db.session.flush()
-    notify.notify_event(app, event)
+_event = notify.record_event
 
 
 def steps_of(case: Case) -> list[CaseStep]:

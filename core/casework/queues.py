@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,7 +14,7 @@ from core.actor import Actor
 from core.applications.models import Application
 from core.audit import services as audit
 from core.casework.models import Case
-from core.casework.services import scope_filter
+from core.casework.services import Page, scope_filter
 from core.database import db
 from core.errors import NotFound, ValidationFailed
 
@@ -34,16 +33,7 @@ SORTS = {"due": "按期限", "new": "按提交时间"}
 MASKED_ID_RE = re.compile(r"^(\d{4})\*+(\d{3}[\dX])$")
 
 
-@dataclass(frozen=True)
-class QueuePage:
-    items: list[Case]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+QueuePage = Page  # one page type for every queue
 
 
 def _open(stmt: Select) -> Select:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
+from flask import Blueprint, g, jsonify, render_template, request
 
-from flask import Blueprint, g, jsonify, render_template, request, send_file
-
-from core import clock
 from core.casework import dashboard
+from portal.exports import xlsx_response
 
 bp = Blueprint("portal_dashboard", __name__, url_prefix="/portal/dashboard", template_folder="../templates")
 
@@ -26,28 +24,17 @@ def data():
 
 
 def _xlsx(data: dict):
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "在办案件"
-    sheet.append(["环节", "件数"])
-    for row in data["open_by_stage"]:
-        sheet.append([row["label"], row["count"]])
-    trend = book.create_sheet("办结用时")
-    trend.append(["月份", "办结件数", "中位数（工作日）"])
-    for row in data["decisions"]["trend"]:
-        trend.append([row["month"], row["decided"], row["median_working_days"]])
-    reports = book.create_sheet("报告首次联系")
-    reports.append(["乡镇（街道）", "报告数", "按时联系", "按时比例"])
-    for row in data["reports"]:
-        reports.append([row["township"], row["reports"], row["answered_in_time"], row["share"]])
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return send_file(
-        out,
-        download_name=f"dashboard-{clock.local_today():%Y%m%d}.xlsx",
-        as_attachment=True,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return xlsx_response(
+        {
+            "在办案件": [["环节", "件数"], *([r["label"], r["count"]] for r in data["open_by_stage"])],
+            "办结用时": [
+                ["月份", "办结件数", "中位数（工作日）"],
+                *([r["month"], r["decided"], r["median_working_days"]] for r in data["decisions"]["trend"]),
+            ],
+            "报告首次联系": [
+                ["乡镇（街道）", "报告数", "按时联系", "按时比例"],
+                *([r["township"], r["reports"], r["answered_in_time"], r["share"]] for r in data["reports"]),
+            ],
+        },
+        "dashboard",
     )

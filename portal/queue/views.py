@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from core import clock
 from core.accounts.services import officer_display_names
@@ -14,6 +12,7 @@ from core.casework import services as casework
 from core.casework.models import CASE_KINDS, CASE_STATUSES
 from core.errors import DomainError
 from core.regions import services as regions
+from portal.exports import xlsx_response
 
 bp = Blueprint("portal_queue", __name__, url_prefix="/portal", template_folder="../templates")
 
@@ -52,7 +51,9 @@ def index():
     names = regions.names_for({c.township_code for c in result.items} | ({scope} if scope else set()))
     officer_names = officer_display_names({c.assignee_officer_id for c in result.items if c.assignee_officer_id})
     if export:
-        return _xlsx(queues.export_rows(result, names, officer_names), f"queue-{f['bucket']}")
+        return xlsx_response(
+            {f"queue-{f['bucket']}": queues.export_rows(result, names, officer_names)}, f"queue-{f['bucket']}"
+        )
     townships = regions.list_children(scope) if scope and len(scope) == 6 else []
     return render_template(
         "queue/index.html",
@@ -69,25 +70,6 @@ def index():
         sorts=queues.SORTS,
         officers=queues.officers_in_scope(g.actor),
         officer_names=officer_names,
-    )
-
-
-def _xlsx(rows: list[list], name: str):
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = name[:31]
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return send_file(
-        out,
-        download_name=f"{name}-{clock.local_today():%Y%m%d}.xlsx",
-        as_attachment=True,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 
