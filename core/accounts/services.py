@@ -322,9 +322,7 @@ def officer_actor(officer: Officer, ip: str | None = None, user_agent: str | Non
 
 
 def citizen_actor(user: User, ip: str | None = None, user_agent: str | None = None) -> Actor:
-    grants = db.session.scalars(
-        select(UserRole).where(UserRole.user_id == user.id, UserRole.revoked_at.is_(None))
-    ).all()
+    grants = user.roles  # active grants (loaded with the user by the token check)
     return Actor(
         "citizen",
         user.id,

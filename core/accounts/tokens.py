@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import jwt
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from core import clock, crypto
 from core.accounts.models import AuthSession, RefreshToken, User
@@ -118,9 +119,16 @@ def decode_access(token: str) -> tuple[User, AuthSession]:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
     if claims.get("typ") != ACCESS_TYPE:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
-    row = db.session.execute(
-        select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(AuthSession.id == claims["sid"])
-    ).first()
+    row = (
+        db.session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id == claims["sid"])
+            .options(joinedload(User.roles))  # one round trip for session, user and reporter roles
+        )
+        .unique()
+        .first()
+    )
     if row is None or row[0].revoked_at is not None or str(row[0].user_id) != claims["sub"]:
         raise AuthenticationFailed("登录已失效，请重新登录", code="session_revoked")
     session, user = row
