@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from core import crypto
 from core.accounts import services as accounts
 from core.accounts.models import Officer, User
+from core.accounts.services import citizen_actor
 from core.actor import SYSTEM
+from core.applications import services as applications
+from core.applications.models import Application
 from core.casework import services as casework
 from core.casework.models import Case
 from core.database import db
 from core.idnumber import make_id_number
 from core.regions import services as regions
 from core.regions.models import Region
+from core.reports import services as reports
+from core.reports.models import Report
 
 DEMO_PASSWORD = "Demo-Password-2026"  # noqa: S105 - demo only; production refuses demo data
 DEMO_OFFICERS = (
@@ -81,7 +88,71 @@ def load(regions_dir: Path | None) -> list[str]:
                 opened_by_user_id=citizen.id,
             )
         done.append("demo cases opened")
+    if db.session.scalar(select(Application.id).limit(1)) is None:
+        _demo_application(citizen)
+        done.append("demo application submitted (低保, 民和镇)")
+    if db.session.scalar(select(Report.id).limit(1)) is None:
+        reports.create_report(
+            citizen_actor(reporter),
+            {
+                "category": "elderly_alone",
+                "township_code": "360124100",
+                "village_code": "360124100003",
+                "urgency": "urgent",
+                "person_name": "孙爷爷",
+                "address": "苗圃社区3栋",
+                "description": "独居，行动不便，冬天无取暖",
+            },
+            caps={"grid_worker": 50},
+        )
+        done.append("demo report filed by the grid worker")
     return done
+
+
+def _demo_application(citizen: User) -> None:
+    """A submitted 低保 application with a two-person household and the required materials."""
+    actor = citizen_actor(citizen)
+    app = applications.create_draft(
+        actor,
+        citizen,
+        "dibao",
+        on_behalf_of=None,
+        fields={
+            "residence_township_code": "360124100",
+            "residence_village_code": "360124100001",
+            "residence_address": "进贤县民和镇岚湖社区2栋101",
+            "hukou_township_code": "360124101",
+            "hardship_reason": "本人患慢性病，配偶残疾，无稳定收入",
+            "members": [
+                {
+                    "name": citizen.real_name,
+                    "id_number": citizen.id_number,
+                    "relation": "self",
+                    "health": "chronic",
+                    "employment": "unable",
+                },
+                {
+                    "name": "王桂花",
+                    "id_number": make_id_number("360124", date(1970, 2, 14), 62),
+                    "relation": "spouse",
+                    "health": "disabled",
+                    "disability_grade": 2,
+                    "employment": "unable",
+                },
+            ],
+            "incomes": [{"category": "pension", "monthly_amount": "260.00", "member_index": 0}],
+            "assets": [{"kind": "housing", "address": "进贤县民和镇岚湖社区2栋101", "area_sqm": "48.00"}],
+        },
+    )
+    for material in ("id_card", "hukou"):
+        image = Image.new("RGB", (320, 200), (235, 235, 235))
+        ImageDraw.Draw(image).rectangle([20, 20, 300, 180], outline=(60, 60, 60), width=3)
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        applications.add_attachment(
+            actor, citizen, app, material, out.getvalue(), f"{material}.png", max_bytes=10 * 1024 * 1024
+        )
+    applications.submit(actor, citizen, app, default_accept_days=3)
 
 
 def logins() -> list[DemoLogin]:
