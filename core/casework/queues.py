@@ -51,7 +51,8 @@ def _bucket(stmt: Select, bucket: str, today: date) -> Select:
 def counts(actor: Actor) -> dict[str, int]:
     """How many open cases are in each bucket of the officer's region (one grouped query + overdue)."""
     today = clock.local_today()
-    base = _open(scope_filter(select(Case.stage, func.count()), actor))
+    # information copies (stage "info") count in "all" only: the 户籍 township sees them, does not act
+    base = scope_filter(select(Case.stage, func.count()), actor).where(Case.status != "closed")
     result = dict.fromkeys(BUCKETS, 0)
     for stage, n in db.session.execute(base.group_by(Case.stage)).all():
         if stage in result:
@@ -92,10 +93,12 @@ def queue_statement(
     assignee: int | None = None,
     q: str | None = None,
     sort: str = "due",
-    include_info: bool = False,
+    include_info: bool | None = None,
 ) -> Select:
     """The ordered query behind a queue page (scope, bucket, filters, search)."""
     stmt = scope_filter(select(Case), actor).where(Case.status != "closed")
+    if include_info is None:
+        include_info = bucket == "all"  # the 户籍 township's information copies show in its full list
     if not include_info:
         stmt = stmt.where(Case.is_info_copy.is_(False))
     stmt = _bucket(stmt, bucket, clock.local_today())
