@@ -103,6 +103,8 @@ class BaseConfig:
     # --- demo ----------------------------------------------------------------------------
     LOAD_DEMO_DATA = False
     LOG_LEVEL = "INFO"
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; trust nothing).
+    PROXY_FIX_X_FOR = 0
 
     @classmethod
     def validate(cls) -> None:

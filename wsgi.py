@@ -12,6 +12,7 @@ from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
 from core import crypto, workdays
@@ -154,6 +155,10 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
 
+    if app.config["PROXY_FIX_X_FOR"]:
+        # client IPs (rate limits, audit) come from the proxy's header, trusting only that many hops
+        hops = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     install_session_events()
     migrate.init_app(

@@ -99,3 +99,41 @@ def test_production_app_never_returns_dev_code(app, production_env):
         assert client.post("/api/v1/demo/cases", json={}).status_code in (401, 404)
     finally:
         activate(app)
+
+
+def test_client_ip_behind_a_trusted_proxy(app, monkeypatch):
+    """With PROXY_FIX_X_FOR=1 the audit log records the client's address from the proxy's header."""
+    from sqlalchemy import select
+
+    from core.audit.models import AuditEntry
+    from core.database import db
+    from wsgi import activate, create_app
+
+    behind = create_app("testing", PROXY_FIX_X_FOR=1, DATABASE_URL=app.config["DATABASE_URL"])
+    try:
+        client = behind.test_client()
+        code = client.post("/api/v1/auth/sms/send", json={"phone": "13900080000"}).get_json()["dev_code"]
+        resp = client.post(
+            "/api/v1/auth/sms/verify",
+            json={"phone": "13900080000", "code": code},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+        assert resp.status_code == 200
+        with behind.app_context():
+            entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "auth.login"))
+            assert entry.ip == "203.0.113.7"
+            db.session.remove()
+        direct = app.test_client()  # the default app trusts no header
+        code = direct.post("/api/v1/auth/sms/send", json={"phone": "13900080001"}).get_json()["dev_code"]
+        direct.post(
+            "/api/v1/auth/sms/verify",
+            json={"phone": "13900080001", "code": code},
+            headers={"X-Forwarded-For": "203.0.113.8"},
+        )
+        with app.app_context():
+            ips = db.session.scalars(select(AuditEntry.ip).where(AuditEntry.action == "auth.login")).all()
+            assert "203.0.113.8" not in ips
+            db.session.remove()
+    finally:
+        activate(app)
