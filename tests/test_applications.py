@@ -372,3 +372,20 @@ def test_nothing_is_created_twice_by_a_retried_create(client, app):
     assert first.get_json()["id"] == second.get_json()["id"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Application)) == 1
+
+
+def test_delete_draft(client, app):
+    headers = bound_citizen(client, "13900010018", *ZHANG)
+    draft = client.post("/api/v1/applications", headers=headers, json={"program": "dibao"}).get_json()
+    stored = upload(client, headers, draft["id"], "id_card", jpeg_bytes()).get_json()
+    other = bound_citizen(client, "13900010019", *WANG)
+    assert client.delete(f"/api/v1/applications/{draft['id']}", headers=other).status_code == 404
+    assert client.delete(f"/api/v1/applications/{draft['id']}", headers=headers).status_code == 204
+    assert client.get(f"/api/v1/applications/{draft['id']}", headers=headers).status_code == 404
+    with app.app_context():
+        from core.applications.models import Attachment
+
+        assert db.session.get(Attachment, stored["id"]) is None
+    submitted = submitted_application(client, headers, draft_body(*ZHANG))
+    refused = client.delete(f"/api/v1/applications/{submitted['id']}", headers=headers)
+    assert refused.status_code == 409 and refused.get_json()["status"] == "not_a_draft"

@@ -549,3 +549,17 @@ def monthly_income_total(app: Application) -> Decimal:
 
 def is_final(app: Application) -> bool:
     return app.status in FINAL_STATUSES
+
+
+def delete_draft(actor: Actor, user: User, app: Application) -> None:
+    """A draft the user no longer wants: gone with its materials (submitted applications are withdrawn instead)."""
+    if not _is_creator(user, app):
+        raise PermissionDenied("只有填写人可以删除草稿")
+    if app.status != "draft":
+        raise Conflict("已提交的申请不能删除，如需撤回请使用撤回功能", code="not_a_draft")
+    keys = [a.storage_key for a in attachments_of(app)]
+    audit.record(actor, "application.delete_draft", app)
+    db.session.delete(app)
+    db.session.flush()
+    for key in keys:
+        storage.delete(key)

@@ -77,6 +77,13 @@ class ApplicationDetail(MethodView):
         app = applications.get_for_citizen(g.user, application_id)
         return applications.update_draft(current_actor(), g.user, app, data)
 
+    @blp.response(204)
+    @blp.alt_response(409, description="Not a draft (withdraw a submitted application instead)")
+    def delete(self, application_id: int):
+        """Delete a draft and its materials."""
+        app = applications.get_for_citizen(g.user, application_id)
+        applications.delete_draft(current_actor(), g.user, app)
+
 
 @blp.route("/<int:application_id>/attachments")
 class AttachmentList(MethodView):
