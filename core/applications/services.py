@@ -15,7 +15,6 @@ from core.accounts.models import User
 from core.actor import Actor
 from core.applications import notify, settings, workflow
 from core.applications.models import (
-    FINAL_STATUSES,
     OPEN_STATUSES,
     STATUSES,
     Application,
@@ -545,10 +544,6 @@ def masked_members(app: Application) -> list[dict]:
 
 def monthly_income_total(app: Application) -> Decimal:
     return sum((Decimal(i.monthly_amount or 0) for i in app.incomes), Decimal(0))
-
-
-def is_final(app: Application) -> bool:
-    return app.status in FINAL_STATUSES
 
 
 def delete_draft(actor: Actor, user: User, app: Application) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from core.actor import Actor
 from core.audit.models import AuditEntry
 from core.database import db
@@ -66,12 +64,3 @@ def record(
     )
     db.session.add(entry)
     return entry
-
-
-def entries_for(target_type: str, target_id: str) -> list[AuditEntry]:
-    stmt = (
-        select(AuditEntry)
-        .where(AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id))
-        .order_by(AuditEntry.id)
-    )
-    return list(db.session.scalars(stmt))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -45,6 +46,15 @@ class FaceSettings:
     turn_threshold: float = 0.15
     retention_seconds: int = 0
     max_frame_bytes: int = 2 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FaceSettings:
+        return cls(
+            tolerance=config["FACE_TOLERANCE"],
+            turn_threshold=config["FACE_TURN_THRESHOLD"],
+            retention_seconds=config["FACE_FRAME_RETENTION_SECONDS"],
+            max_frame_bytes=config["FACE_MAX_FRAME_BYTES"],
+        )
 
 
 # --- planning -----------------------------------------------------------------------------------

@@ -113,25 +113,6 @@ class Page:
         return max(1, -(-self.total // self.page_size))
 
 
-def queue(
-    actor: Actor, *, page: int = 1, page_size: int = 20, status: str | None = "active", township_code: str | None = None
-) -> Page:
-    """The officer's queue: cases in their region, newest first."""
-    page = max(1, page)
-    stmt = scope_filter(select(Case), actor)
-    if status == "active":
-        stmt = stmt.where(Case.status != "closed")
-    elif status:
-        stmt = stmt.where(Case.status == status)
-    if township_code:
-        stmt = stmt.where(Case.township_code == township_code)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(
-        stmt.order_by(Case.created_at.desc(), Case.id.desc()).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return Page(list(rows), total or 0, page, page_size)
-
-
 def get_case_for_officer(actor: Actor, case_id: int) -> Case:
     case = db.session.scalar(scope_filter(select(Case).where(Case.id == case_id), actor))
     if case is None:

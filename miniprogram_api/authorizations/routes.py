@@ -28,13 +28,7 @@ blp = Blueprint(
 
 
 def _face_settings() -> authorizations.FaceSettings:
-    c = current_app.config
-    return authorizations.FaceSettings(
-        tolerance=c["FACE_TOLERANCE"],
-        turn_threshold=c["FACE_TURN_THRESHOLD"],
-        retention_seconds=c["FACE_FRAME_RETENTION_SECONDS"],
-        max_frame_bytes=c["FACE_MAX_FRAME_BYTES"],
-    )
+    return authorizations.FaceSettings.from_config(current_app.config)
 
 
 @blp.route("/applications/<int:application_id>/authorizations")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, g, render_template, request, send_file, url_for
 
 from core import clock, workdays
 from core.accounts.services import officer_display_names
@@ -18,11 +18,11 @@ from core.authorizations.models import METHODS as AUTH_METHODS
 from core.authorizations.models import STATUSES as AUTH_STATUSES
 from core.casework.models import STEP_STATUSES
 from core.casework.workflows import STEP_LABELS
-from core.errors import DomainError
 from core.files import storage
 from core.households import vocabulary
 from core.idnumber import mask
 from core.regions.services import names_for
+from portal.feedback import act
 
 bp = Blueprint("portal_applications", __name__, url_prefix="/portal/applications", template_folder="../templates")
 
@@ -89,13 +89,12 @@ def reveal(application_id: int):
 
 
 def _act(application_id: int, action: Callable[[], object], success: str):
-    try:
-        action()
-    except DomainError as err:
-        flash(err.message if not err.errors else "；".join(m for v in err.errors.values() for m in v), "error")
-        return _page(application_id, status=err.status)
-    flash(success, "info")
-    return redirect(url_for("portal_applications.detail", application_id=application_id))
+    return act(
+        action,
+        success,
+        on_error=lambda status: _page(application_id, status=status),
+        done_url=url_for("portal_applications.detail", application_id=application_id),
+    )
 
 
 @bp.route("/<int:application_id>/accept", methods=["POST"])

@@ -13,6 +13,7 @@ from core.casework.models import CASE_KINDS, CASE_STATUSES
 from core.errors import DomainError
 from core.regions import services as regions
 from portal.exports import xlsx_response
+from portal.feedback import flash_error
 
 bp = Blueprint("portal_queue", __name__, url_prefix="/portal", template_folder="../templates")
 
@@ -79,7 +80,7 @@ def assign():
     try:
         count = queues.assign(g.actor, case_ids, request.form.get("officer_id", type=int) or 0)
     except DomainError as err:
-        flash(err.message if not err.errors else "；".join(m for v in err.errors.values() for m in v), "error")
+        flash_error(err)
         return redirect(request.form.get("back") or url_for("portal_queue.index")), 303
     flash(f"已分配{count}件", "info")
     return redirect(

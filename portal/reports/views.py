@@ -15,6 +15,7 @@ from core.idnumber import mask
 from core.regions import services as regions
 from core.reports import services as reports
 from core.reports.vocabulary import AGE_GROUPS, CATEGORIES, OUTCOMES, REPORTER_ROLES, STATUSES, URGENCY
+from portal.feedback import act, flash_error
 
 bp = Blueprint("portal_reports", __name__, url_prefix="/portal", template_folder="../templates")
 
@@ -93,13 +94,12 @@ def detail(report_id: int):
 
 
 def _act(report_id: int, action: Callable[[], object], success: str):
-    try:
-        action()
-    except DomainError as err:
-        flash(err.message if not err.errors else "；".join(m for v in err.errors.values() for m in v), "error")
-        return _page(report_id, status=err.status)
-    flash(success, "info")
-    return redirect(url_for("portal_reports.detail", report_id=report_id))
+    return act(
+        action,
+        success,
+        on_error=lambda status: _page(report_id, status=status),
+        done_url=url_for("portal_reports.detail", report_id=report_id),
+    )
 
 
 @bp.route("/reports/<int:report_id>/step", methods=["POST"])
@@ -170,7 +170,7 @@ def reporters():
                 flash("已授予报告人身份", "info")
             return redirect(url_for("portal_reports.reporters"))
         except DomainError as err:
-            flash(err.message if not err.errors else "；".join(m for v in err.errors.values() for m in v), "error")
+            flash_error(err)
             status = err.status
     grants = accounts.reporter_grants_in_scope(g.actor)
     return render_template(
