@@ -61,6 +61,22 @@ def recreate_postgres_database(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+RUN_ID = os.environ.get("TEST_RUN_ID") or str(os.getpid())
+
+
+def scratch_database_url(server: str, base: str) -> str:
+    """A per-run database name on ``server`` (two runs on one server never drop each other's)."""
+    return recreate_postgres_database(server.rsplit("/", 1)[0] + f"/{base}_{RUN_ID}")
+
+
+def drop_postgres_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def postgres_server_url() -> str:
     if _requested_db.startswith("postgresql"):
         return _requested_db

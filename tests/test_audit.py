@@ -8,7 +8,13 @@ from sqlalchemy.exc import DatabaseError
 
 from core.audit.models import AuditEntry
 from core.database import db
-from tests.conftest import postgres_reachable, postgres_server_url, recreate_postgres_database, unavailable
+from tests.conftest import (
+    drop_postgres_database,
+    postgres_reachable,
+    postgres_server_url,
+    scratch_database_url,
+    unavailable,
+)
 from tests.helpers import citizen_headers, make_officer, portal_login
 
 
@@ -77,10 +83,11 @@ def test_audit_log_is_append_only_on_postgresql(tmp_path):
         unavailable(f"PostgreSQL not reachable at {server}")
     from tests.test_migrations import migrate_database
 
-    url = recreate_postgres_database(server.rsplit("/", 1)[0] + "/relieflink_audit_test")
+    url = scratch_database_url(server, "relieflink_audit_test")
     migrate_database(url, "upgrade")
     engine = create_engine(url)
     try:
         _assert_append_only(engine)
     finally:
         engine.dispose()
+        drop_postgres_database(url)

@@ -12,7 +12,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from core.database import db
-from tests.conftest import ROOT, postgres_reachable, postgres_server_url, recreate_postgres_database, unavailable
+from tests.conftest import (
+    ROOT,
+    drop_postgres_database,
+    postgres_reachable,
+    postgres_server_url,
+    scratch_database_url,
+    unavailable,
+)
 
 
 def migrate_database(url: str, command: str, *args: str) -> subprocess.CompletedProcess:
@@ -41,7 +48,7 @@ def test_upgrade_and_downgrade_on_postgresql():
     server = postgres_server_url()
     if not postgres_reachable(server):
         unavailable(f"PostgreSQL not reachable at {server}")
-    url = recreate_postgres_database(server.rsplit("/", 1)[0] + "/relieflink_migration_test")
+    url = scratch_database_url(server, "relieflink_migration_test")
     engine = create_engine(url)
     try:
         migrate_database(url, "upgrade")
@@ -73,3 +80,4 @@ def test_upgrade_and_downgrade_on_postgresql():
         assert "cases" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+        drop_postgres_database(url)
