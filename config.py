@@ -97,6 +97,14 @@ class BaseConfig:
     FACE_ENGINE_CHECK_ON_WORKER_START = True
     PDF_CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # Debian fonts-noto-cjk
     PDF_CJK_FONT_INDEX = 2  # Noto Sans CJK SC in that collection
+    # --- real-name verification (实名核验) -------------------------------------------------
+    IDENTITY_SERVICE_BACKEND = "console"  # console (development: every claim matches) | http | none
+    IDENTITY_SERVICE_URL = None  # provincial identity service: POST {url}/v1/verify (name, ID number, phone)
+    IDENTITY_SERVICE_API_KEY = None
+    IDENTITY_SERVICE_TIMEOUT_SECONDS = 5.0
+    REAL_NAME_WECHAT_ENABLED = False  # WeChat real-name check of the log-in's openid
+    REAL_NAME_MAX_FAILURES_PER_DAY = 5
+    REAL_NAME_REBIND_COOLDOWN_DAYS = 30
     # --- reports (主动发现) ---------------------------------------------------------------
     REPORT_DAILY_CAPS = "resident=3,volunteer=20,social_worker=50,grid_worker=50,official=50"
     REPORT_IP_LIMIT = "60 per hour"
@@ -133,6 +141,7 @@ class ProductionConfig(BaseConfig):
     DEMO_ENDPOINTS_ENABLED = False
     SMS_EXPOSE_DEV_CODE = False
     SMS_BACKEND = "http"
+    IDENTITY_SERVICE_BACKEND = "none"
     SESSION_COOKIE_SECURE = True
     WECHAT_APPID = None
     WECHAT_SECRET = None
@@ -171,6 +180,10 @@ class ProductionConfig(BaseConfig):
             problems.append("DATABASE_URL must not be SQLite in production")
         if cls.SMS_BACKEND == "console":
             problems.append("SMS_BACKEND=console is a development adapter")
+        if cls.IDENTITY_SERVICE_BACKEND == "console":
+            problems.append("IDENTITY_SERVICE_BACKEND=console is a development adapter (use http or none)")
+        if cls.IDENTITY_SERVICE_BACKEND == "http" and not (cls.IDENTITY_SERVICE_URL and cls.IDENTITY_SERVICE_API_KEY):
+            problems.append("IDENTITY_SERVICE_BACKEND=http needs IDENTITY_SERVICE_URL and IDENTITY_SERVICE_API_KEY")
         if cls.LOAD_DEMO_DATA:
             problems.append("LOAD_DEMO_DATA must be off in production")
         if cls.DEMO_ENDPOINTS_ENABLED:

@@ -31,6 +31,8 @@ from core.database import commit, db, install_session_events, rollback, set_task
 from core.files import storage
 from core.households import models as _household_models  # noqa: F401
 from core.idempotency import models as _idempotency_models  # noqa: F401
+from core.identity import models as _identity_models  # noqa: F401
+from core.identity.providers import ConsoleIdentityService, HttpIdentityService, WechatRealName
 from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
 from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel
@@ -112,6 +114,19 @@ def _portrait_source_factory(app: Flask):
     return source
 
 
+def _identity_service(app: Flask) -> Any:
+    backend = app.config["IDENTITY_SERVICE_BACKEND"]
+    if backend == "http":
+        return HttpIdentityService(
+            app.config["IDENTITY_SERVICE_URL"] or "",
+            app.config["IDENTITY_SERVICE_API_KEY"] or "",
+            timeout=app.config["IDENTITY_SERVICE_TIMEOUT_SECONDS"],
+        )
+    if backend == "console":
+        return ConsoleIdentityService()
+    return None
+
+
 def activate(app: Flask) -> None:
     """Install this app's settings into the core's process-wide hooks (keys, senders, tasks).
 
@@ -175,6 +190,17 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         timeout=app.config["WECHAT_TIMEOUT_SECONDS"],
     )
 
+    app.extensions["identity_service"] = _identity_service(app)
+    app.extensions["platform_identity"] = (
+        WechatRealName(
+            app.config["WECHAT_API_BASE"],
+            app.config["WECHAT_APPID"] or "",
+            app.config["WECHAT_SECRET"] or "",
+            timeout=app.config["WECHAT_TIMEOUT_SECONDS"],
+        )
+        if app.config["REAL_NAME_WECHAT_ENABLED"]
+        else None
+    )
     app.extensions["face_engine"] = _face_engine_loader()
     app.extensions["portrait_source"] = _portrait_source_factory(app)
 

@@ -73,13 +73,14 @@ def prepare() -> list[str]:
         capture_output=True,
     )
     os.environ.update(env())
-    from core.accounts import services as accounts
     from core.accounts import tokens
     from core.accounts.models import User
     from core.actor import Actor
     from core.applications import services as applications
     from core.applications import settings
     from core.database import db
+    from core.identity import services as identity
+    from core.identity.providers import ConsoleIdentityService
     from core.idnumber import make_id_number
     from core.regions.services import load_demo_regions
     from wsgi import create_app
@@ -93,11 +94,13 @@ def prepare() -> list[str]:
             user = User(phone=f"139{i:08d}")
             db.session.add(user)
             db.session.flush()
-            accounts.bind_real_name(
+            identity.claim_and_verify(
                 Actor("system", None),
                 user,
                 "测试用户",
                 make_id_number("360124", date(1970, 1, 1) + timedelta(days=i), 1),
+                ConsoleIdentityService(),
+                settings=identity.IdentitySettings(),
             )
             actor = Actor("citizen", user.id)
             for _ in range(5):

@@ -20,11 +20,15 @@ from core.applications.models import Application
 from core.casework import services as casework
 from core.casework.models import Case
 from core.database import db
+from core.identity import services as identity
+from core.identity.providers import ConsoleIdentityService
 from core.idnumber import make_id_number
 from core.regions import services as regions
 from core.regions.models import Region
 from core.reports import services as reports
 from core.reports.models import Report
+
+ID = identity.IdentitySettings()
 
 DEMO_PASSWORD = "Demo-Password-2026"  # noqa: S105 - demo only; production refuses demo data
 DEMO_OFFICERS = (
@@ -67,14 +71,28 @@ def load(regions_dir: Path | None) -> list[str]:
         citizen = User(phone=DEMO_CITIZEN_PHONE)
         db.session.add(citizen)
         db.session.flush()
-        accounts.bind_real_name(SYSTEM, citizen, "张三", make_id_number("360124", date(1968, 5, 12), 31))
+        identity.claim_and_verify(
+            SYSTEM,
+            citizen,
+            "张三",
+            make_id_number("360124", date(1968, 5, 12), 31),
+            ConsoleIdentityService(),
+            settings=ID,
+        )
         done.append("citizen created")
     reporter = db.session.scalar(select(User).where(User.phone == DEMO_REPORTER_PHONE))
     if reporter is None:
         reporter = User(phone=DEMO_REPORTER_PHONE)
         db.session.add(reporter)
         db.session.flush()
-        accounts.bind_real_name(SYSTEM, reporter, "李网格", make_id_number("360124", date(1985, 9, 3), 52))
+        identity.claim_and_verify(
+            SYSTEM,
+            reporter,
+            "李网格",
+            make_id_number("360124", date(1985, 9, 3), 52),
+            ConsoleIdentityService(),
+            settings=ID,
+        )
         accounts.grant_reporter_role(SYSTEM, reporter, "grid_worker", "360124100")
         done.append("reporter (grid worker) created")
     if db.session.scalar(select(Case.id).limit(1)) is None:

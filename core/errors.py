@@ -73,3 +73,11 @@ class ExternalServiceError(DomainError):
     status = 502
     code = "upstream_error"
     message = "外部服务暂时不可用，请稍后再试"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency is down (circuit open, time-out): nothing was changed; retry later."""
+
+    status = 503
+    code = "service_unavailable"
+    message = "服务暂时不可用，请稍后再试"

@@ -69,11 +69,18 @@ def id_number(born: date = date(1980, 1, 1), seq: int = 1, prefix: str = "360124
     return make_id_number(prefix, born, seq)
 
 
-def bound_citizen(client, phone: str, name: str, number: str) -> dict[str, str]:
-    """A logged-in citizen with real name bound; returns auth headers."""
-    headers = citizen_headers(client, phone)
+def claim_real_name(client, headers: dict, name: str, number: str) -> None:
     resp = client.post("/api/v1/me/real-name", headers=headers, json={"name": name, "id_number": number})
     assert resp.status_code == 200, resp.get_json()
+
+
+def bound_citizen(client, phone: str, name: str, number: str) -> dict[str, str]:
+    """A logged-in citizen whose real name is verified (claim, then the identity service — the console
+    adapter in tests: name + number + the SMS-proven phone); returns auth headers."""
+    headers = citizen_headers(client, phone)
+    claim_real_name(client, headers, name, number)
+    resp = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert resp.status_code == 200 and resp.get_json()["status"] == "passed", resp.get_json()
     return headers
 
 

@@ -27,11 +27,11 @@ def test_logins_and_actions_are_audited(client, app):
         portal_login(officer, "auditme", secret)
     with app.app_context():
         actions = [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
-        assert actions[:3] == ["user.register", "auth.login", "user.real_name_bind"]
+        assert actions[:3] == ["user.register", "auth.login", "identity.claim"]
         assert "officer.create" in actions and "officer.login" in actions
-        bind = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.real_name_bind"))
-        assert bind.changes == {"id_number_set": [False, True], "real_name": [None, "赵六"]}
-        assert "11010519491231002X" not in str(bind.changes)  # the ID number itself is not copied
+        bind = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "identity.claim"))
+        assert bind.detail["id_number"] == "1101**********002X"
+        assert "11010519491231002X" not in str(bind.detail)  # the ID number itself is not copied
         login = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "officer.login"))
         assert login.ip == "127.0.0.9" and login.region_code == "360124100" and login.actor_role == "township_officer"
 

@@ -26,7 +26,7 @@ def test_sms_login_creates_user_and_me(client, app):
     assert me.status_code == 200
     body = me.get_json()
     assert body["phone_masked"] == "139****0001"
-    assert body["real_name_status"] == "unbound" and body["roles"] == []
+    assert body["real_name_status"] == "unverified" and body["roles"] == []
     with app.app_context():
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "13900000001"))
         # sent in-process (eager), and the one-time code is not kept once sent
@@ -139,17 +139,23 @@ def test_logout_revokes_access_and_refresh(client):
 
 
 def test_bind_real_name(client, app):
+    """Stating a name and number is a claim; the verification binds it; another number needs a reason."""
     headers = citizen_headers(client, "13900000010")
     number = id_number(seq=11)
     resp = client.post("/api/v1/me/real-name", headers=headers, json={"name": "王小明", "id_number": number})
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
-    assert body["real_name_status"] == "bound"
+    assert body["real_name_status"] == "claimed" and body["id_number_masked"] is None
+    assert body["claim"]["id_number_masked"] == number[:4] + "*" * 10 + number[-4:]
+    verified = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert verified.get_json()["status"] == "passed"
+    body = client.get("/api/v1/me", headers=headers).get_json()
+    assert body["real_name_status"] == "verified" and body["verification_method"] == "id_service"
     assert body["id_number_masked"] == number[:4] + "*" * 10 + number[-4:]
     assert number not in resp.get_data(as_text=True)
     other = id_number(seq=12)
     again = client.post("/api/v1/me/real-name", headers=headers, json={"name": "王小明", "id_number": other})
-    assert again.status_code == 409
+    assert again.status_code == 422 and "rebind_reason" in again.get_json()["errors"]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,10 @@ class User(db.Model):
     wechat_unionid: Mapped[str | None] = mapped_column(String(64), index=True)
     real_name: Mapped[str | None] = mapped_column(String(50))
     id_number: Mapped[str | None] = mapped_column(String(18), index=True)
-    real_name_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    real_name_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # verified at
+    # The verified person this log-in acts for (core.identity); real_name/id_number mirror it and are set
+    # only by core.identity.services.link: an unverified account has neither.
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
 

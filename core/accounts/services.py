@@ -20,13 +20,11 @@ from core.accounts.wechat import WechatClient
 from core.actor import Actor
 from core.audit import services as audit
 from core.database import db
-from core.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
-from core.idnumber import validate_id_number
+from core.errors import AuthenticationFailed, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from core.notifications import services as outbox
 from core.regions.models import LEVEL_LABELS, Region
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[A-Za-z]$")
 _hasher = PasswordHasher()
 
 
@@ -138,31 +136,6 @@ def login_tokens(user: User, *, method: str, actor_ip: str | None, user_agent: s
     pair = tokens.start_session(user, method=method, ip=actor_ip, user_agent=user_agent)
     audit.record(Actor("citizen", user.id, ip=actor_ip), "auth.login", user, method=method)
     return pair
-
-
-def bind_real_name(actor: Actor, user: User, name: str, id_number: str) -> User:
-    errors: dict[str, list[str]] = {}
-    name = (name or "").strip()
-    if not NAME_RE.match(name):
-        errors["name"] = ["请输入与身份证一致的真实姓名"]
-    normalized, id_errors = validate_id_number(id_number)
-    if id_errors:
-        errors["id_number"] = id_errors
-    if errors:
-        raise ValidationFailed(errors=errors)
-    if user.id_number and user.id_number != normalized:
-        raise Conflict("您已完成实名认证，如需更改请到乡镇（街道）窗口办理", code="real_name_already_bound")
-    before = {"real_name": user.real_name, "id_number_set": bool(user.id_number)}
-    user.real_name, user.id_number = name, normalized
-    if user.real_name_bound_at is None:
-        user.real_name_bound_at = clock.utcnow()
-    audit.record(
-        actor,
-        "user.real_name_bind",
-        user,
-        changes=audit.diff(before, {"real_name": name, "id_number_set": True}),
-    )
-    return user
 
 
 def user_roles(user: User) -> list[dict]:

@@ -31,6 +31,7 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.files import storage
 from core.households.models import Asset, HouseholdMember, Income
 from core.households.vocabulary import PROXY_REASONS, PROXY_RELATIONS
+from core.identity import services as identity
 from core.idnumber import mask, validate_id_number
 from core.regions.services import names_for
 
@@ -56,8 +57,9 @@ class Page:
 
 
 def _citizen_clause(user: User) -> Any:
-    own = Application.created_by_user_id == user.id
-    if user.id_number:
+    # Every verified log-in of the same person sees what any of them created (linked accounts).
+    own = Application.created_by_user_id.in_(identity.linked_user_ids(user))
+    if identity.is_verified(user):
         # The principal of a proxy application sees it once submitted, by their real-name identity.
         return or_(own, and_(Application.applicant_id_number == user.id_number, Application.status != "draft"))
     return own
@@ -93,11 +95,15 @@ def list_for_citizen(user: User, *, page: int, page_size: int, status: str | Non
 
 
 def _is_creator(user: User, app: Application) -> bool:
-    return app.created_by_user_id == user.id
+    if app.created_by_user_id == user.id:
+        return True
+    return user.identity_id is not None and db.session.scalar(
+        select(User.identity_id).where(User.id == app.created_by_user_id)
+    ) == user.identity_id
 
 
 def is_principal(user: User, app: Application) -> bool:
-    return bool(user.id_number) and user.id_number == app.applicant_id_number
+    return identity.is_verified(user) and user.id_number == app.applicant_id_number
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -113,8 +119,9 @@ _event = notify.record_event
 def create_draft(
     actor: Actor, user: User, program: str, *, on_behalf_of: dict | None, fields: dict[str, Any]
 ) -> Application:
-    if not user.id_number:
-        raise PermissionDenied("请先完成实名认证后再申请", code="real_name_required")
+    own_name, own_number, _verified = identity.acting_identity(user)
+    if not own_number:
+        raise PermissionDenied("请先填写实名信息（姓名、身份证号）后再申请", code="real_name_required")
     if program not in PROGRAMS:
         raise ValidationFailed(errors={"program": ["救助项目不存在"]})
     app = Application(reference=_reference(), program=program, status="draft", created_by_user_id=user.id)
@@ -123,7 +130,7 @@ def create_draft(
         number, id_errors = validate_id_number(on_behalf_of.get("id_number", ""))
         if id_errors:
             errors["id_number"] = id_errors
-        elif number == user.id_number:
+        elif number == own_number:
             errors["id_number"] = ["为本人申请无需选择代办"]
         if on_behalf_of.get("relation") not in PROXY_RELATIONS:
             errors["relation"] = ["请选择代办人身份"]
@@ -140,7 +147,7 @@ def create_draft(
         app.proxy_reason = on_behalf_of["reason"]
         app.proxy_reason_note = on_behalf_of.get("reason_note")
     else:
-        app.applicant_name, app.applicant_id_number, app.applicant_phone = user.real_name, user.id_number, user.phone
+        app.applicant_name, app.applicant_id_number, app.applicant_phone = own_name, own_number, user.phone
     db.session.add(app)
     db.session.flush()
     if "members" not in fields:
@@ -254,6 +261,14 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
         raise PermissionDenied("只有填写人可以提交申请")
     if app.status != "draft":
         raise Conflict(f"申请{STATUSES[app.status]}，不能重复提交", code="already_submitted")
+    if not identity.is_verified(user):
+        raise PermissionDenied("请先完成实名核验后再提交申请", code="real_name_unverified")
+    if not app.is_proxy and app.applicant_id_number != user.id_number:
+        raise PermissionDenied(
+            "申请人身份证号与您核验的实名身份不一致；为他人申请请选择代办", code="applicant_not_verified_person"
+        )
+    if app.is_proxy and app.applicant_id_number == user.id_number:
+        raise ValidationFailed(errors={"on_behalf_of": {"id_number": ["为本人申请无需选择代办"]}})
     county = (app.residence_township_code or "")[:6]
     program_settings = (
         settings.effective(county, app.program, default_accept_days=default_accept_days) if len(county) == 6 else None

@@ -1,26 +1,80 @@
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from core.accounts import services as accounts
 from core.accounts.models import User
+from core.errors import ServiceUnavailable, ValidationFailed
+from core.identity import services as identity
 from core.idnumber import mask
-from miniprogram_api.me.schemas import MeSchema, RealNameIn
+from miniprogram_api.me.schemas import MeSchema, RealNameFramesIn, RealNameIn, RealNameVerificationOut, VerifyIn
 from miniprogram_api.security import current_actor
 
-blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="我的 The logged-in user")
+blp = Blueprint(
+    "me", __name__, url_prefix="/api/v1/me", description="我的 The logged-in user and real-name verification"
+)
+
+STATUS_LABELS = {"unverified": "未实名", "claimed": "待核验", "verifying": "核验中", "verified": "已实名核验"}
+
+
+def _phone(phone: str | None) -> str | None:
+    return (phone[:3] + "****" + phone[-4:]) if phone else None
+
+
+def _settings() -> identity.IdentitySettings:
+    return identity.IdentitySettings.from_config(current_app.config)
+
+
+def _methods(user: User) -> list[str]:
+    methods = ["face"]
+    if user.phone and current_app.extensions["identity_service"] is not None:
+        methods.append("id_service")
+    if user.wechat_openid and current_app.extensions["platform_identity"] is not None:
+        methods.append("platform")
+    return [*methods, "window"]
 
 
 def _me(user: User) -> dict:
+    claim = identity.current_claim(user)
+    if identity.is_verified(user):
+        status = "verified"
+    elif claim is not None:
+        status = "verifying" if claim.status == "verifying" else "claimed"
+    else:
+        status = "unverified"
+    last = identity.history(user_id=user.id)
+    passed = next((v for v in last if v.status == "passed"), None) if status == "verified" else None
     return {
         "id": user.id,
-        "phone_masked": (user.phone[:3] + "****" + user.phone[-4:]) if user.phone else None,
+        "phone_masked": _phone(user.phone),
         "wechat_bound": bool(user.wechat_openid),
-        "real_name_status": "bound" if user.id_number else "unbound",
-        "real_name": user.real_name,
+        "real_name_status": status,
+        "real_name_status_label": STATUS_LABELS[status],
+        "real_name": user.real_name if status == "verified" else None,
         "id_number_masked": mask(user.id_number),
+        "verified_at": user.real_name_bound_at if status == "verified" else None,
+        "verification_method": passed.method if passed else None,
+        "verification_methods": _methods(user),
+        "claim": {
+            "name": claim.claimed_name,
+            "id_number_masked": mask(claim.claimed_id_number),
+            "status": claim.status,
+            "rebind": bool(claim.rebind_reason),
+        }
+        if claim
+        else None,
+        "linked_logins": [
+            {
+                "id": u.id,
+                "kind": "sms" if u.phone else "wechat",
+                "phone_masked": _phone(u.phone),
+                "wechat_bound": bool(u.wechat_openid),
+                "current": u.id == user.id,
+            }
+            for u in identity.linked_logins(user)
+        ],
         "roles": accounts.user_roles(user),
     }
 
@@ -29,17 +83,79 @@ def _me(user: User) -> dict:
 class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self):
-        """The user, their reporter roles and real-name status."""
+        """我的信息：实名核验状态、关联的登录方式、报告人角色"""
         return _me(g.user)
 
 
 @blp.route("/real-name")
 class RealName(MethodView):
-    @blp.arguments(RealNameIn)
+    @blp.arguments(RealNameIn, example={"name": "张三", "id_number": "360124198001010016"})
     @blp.response(200, MeSchema)
-    @blp.alt_response(409, description="Already bound to another ID number")
-    @blp.alt_response(422, description="Bad name or ID number (field-level Chinese messages)")
+    @blp.alt_response(409, description="real_name_already_verified / rebind_too_soon")
+    @blp.alt_response(422, description="姓名或身份证号有误；已实名账号更换身份须填写 rebind_reason（字段级中文提示）")
     def post(self, data: dict):
-        """Bind real name and ID number (GB 11643 check digit, birth date, province code)."""
-        user = accounts.bind_real_name(current_actor(), g.user, data["name"], data["id_number"])
-        return _me(user)
+        """填写实名信息（待核验）
+
+        States the name and ID number to verify (GB 11643 check digit). Nothing tied to an ID number opens
+        until a verification passes: drafts may be filled in, but not submitted; applications found by ID
+        number, household-member authorizations and submission need `real_name_status = verified`."""
+        identity.claim(
+            current_actor(),
+            g.user,
+            data["name"],
+            data["id_number"],
+            rebind_reason=data.get("rebind_reason"),
+            settings=_settings(),
+        )
+        return _me(g.user)
+
+
+@blp.route("/real-name/verify")
+class RealNameVerify(MethodView):
+    @blp.arguments(VerifyIn, example={"method": "id_service"})
+    @blp.response(200, RealNameVerificationOut)
+    @blp.alt_response(409, description="real_name_claim_required：请先填写姓名和身份证号码")
+    @blp.alt_response(429, description="real_name_attempts_exceeded：今日失败次数过多")
+    @blp.alt_response(503, description="identity_service_down / platform_down：服务暂不可用，未做任何更改")
+    def post(self, data: dict):
+        """实名核验：身份核验服务或微信实名
+
+        `id_service`: the provincial identity service checks name + ID number + this log-in's phone (the
+        carrier's real-name record). `platform`: the WeChat real-name identity of this log-in. A failed check
+        answers 200 with `status = failed` and a Chinese `reason_message`; the claim stays open for another
+        method."""
+        if data["method"] == "id_service":
+            service = current_app.extensions["identity_service"]
+            if service is None:
+                raise ServiceUnavailable("身份核验服务未开通，请换用人脸核验", code="identity_service_disabled")
+            return identity.verify_by_service(current_actor(), g.user, service, settings=_settings())
+        platform = current_app.extensions["platform_identity"]
+        if platform is None:
+            raise ServiceUnavailable("微信实名核验未开通，请换用其他方式", code="platform_disabled")
+        return identity.verify_by_platform(current_actor(), g.user, platform, data.get("code"), settings=_settings())
+
+
+@blp.route("/real-name/face")
+class RealNameFace(MethodView):
+    @blp.arguments(RealNameFramesIn, location="files")
+    @blp.response(202, RealNameVerificationOut)
+    @blp.alt_response(409, description="real_name_claim_required / real_name_verifying")
+    @blp.alt_response(422, description="须上传3至5张JPEG/PNG照片")
+    def post(self, files: dict):
+        """实名核验：人脸比对（与公安人口库参考照片）
+
+        3-5 frames while slowly turning the head; compared on the `face` queue with the reference portrait
+        of the claimed ID number. Poll `GET /me/real-name/verifications/{id}`."""
+        max_bytes = current_app.config["FACE_MAX_FRAME_BYTES"]
+        frames = [f.read(max_bytes + 1) for f in request.files.getlist("frames")]
+        if not frames:
+            raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
+        return identity.start_face(current_actor(), g.user, frames, max_frame_bytes=max_bytes, settings=_settings())
+
+
+@blp.route("/real-name/verifications/<int:verification_id>")
+class RealNameVerification(MethodView):
+    @blp.response(200, RealNameVerificationOut)
+    def get(self, verification_id: int):
+        """查询实名核验结果"""
+        return identity.get_verification(g.user, verification_id)

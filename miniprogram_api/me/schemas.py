@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.identity.models import METHODS, REASONS, STATUSES
+from core.idnumber import mask
 from miniprogram_api.schemas import StrictSchema
 
 
@@ -11,16 +13,96 @@ class RoleSchema(Schema):
     region_code = fields.String()
 
 
+class LoginSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["sms", "wechat"], "description": "how this log-in signs in"})
+    phone_masked = fields.String(allow_none=True, metadata={"example": "138****0001"})
+    wechat_bound = fields.Boolean()
+    current = fields.Boolean(metadata={"description": "the log-in making this request"})
+
+
+class ClaimSchema(Schema):
+    name = fields.String()
+    id_number_masked = fields.String(metadata={"example": "3601**********1234"})
+    status = fields.String(metadata={"enum": ["pending", "verifying"]})
+    rebind = fields.Boolean(metadata={"description": "replaces an already verified identity"})
+
+
 class MeSchema(Schema):
     id = fields.Integer()
     phone_masked = fields.String(allow_none=True)
     wechat_bound = fields.Boolean()
-    real_name_status = fields.String(metadata={"enum": ["unbound", "bound"]})
+    real_name_status = fields.String(
+        metadata={
+            "enum": ["unverified", "claimed", "verifying", "verified"],
+            "description": "unverified: nothing stated; claimed: name and ID number stated, not yet proven "
+            "(drafts only); verifying: a face check is running; verified: may submit and act for this ID number",
+        }
+    )
+    real_name_status_label = fields.String(metadata={"example": "已实名核验"})
     real_name = fields.String(allow_none=True)
     id_number_masked = fields.String(allow_none=True, metadata={"example": "3601**********1234"})
+    verified_at = fields.DateTime(allow_none=True)
+    verification_method = fields.String(allow_none=True, metadata={"enum": list(METHODS)})
+    verification_methods = fields.List(
+        fields.String(metadata={"enum": list(METHODS)}),
+        metadata={"description": "methods this log-in can use now (window: at the township office)"},
+    )
+    claim = fields.Nested(ClaimSchema, allow_none=True)
+    linked_logins = fields.List(
+        fields.Nested(LoginSchema), metadata={"description": "every log-in verified for the same person"}
+    )
     roles = fields.List(fields.Nested(RoleSchema), metadata={"description": "Reporter roles; every user is a citizen"})
 
 
 class RealNameIn(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=2, max=50, error="姓名为2-50个字符"))
-    id_number = fields.String(required=True, metadata={"description": "18-character resident ID number"})
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=50, error="姓名为2-50个字符"),
+        metadata={"example": "张三"},
+    )
+    id_number = fields.String(
+        required=True,
+        validate=validate.Length(max=18, error="身份证号码为18位"),
+        metadata={"description": "18-character resident ID number", "example": "360124198001010016"},
+    )
+    rebind_reason = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200, error="原因不超过200字"),
+        metadata={"description": "required when the account is already verified for another ID number"},
+    )
+
+
+class VerifyIn(StrictSchema):
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(["id_service", "platform"], error="请选择核验方式"),
+        metadata={"description": "id_service: name + ID number + this phone; platform: WeChat real name"},
+    )
+    code = fields.String(
+        load_default=None,
+        validate=validate.Length(max=128),
+        metadata={"description": "platform: the code from the mini-program's real-name prompt"},
+    )
+
+
+class RealNameFramesIn(Schema):
+    frames = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}),
+        required=True,
+        metadata={"description": "3 to 5 JPEG/PNG frames while slowly turning the head"},
+    )
+
+
+class RealNameVerificationOut(Schema):
+    id = fields.Integer()
+    method = fields.String(allow_none=True, metadata={"enum": list(METHODS)})
+    method_label = fields.Function(lambda v: METHODS.get(v.method or "", ""))
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    status_label = fields.Function(lambda v: STATUSES[v.status])
+    reason = fields.String(allow_none=True, metadata={"enum": list(REASONS)})
+    reason_message = fields.Function(lambda v: REASONS.get(v.reason or "") or None, allow_none=True)
+    name = fields.String(attribute="claimed_name")
+    id_number_masked = fields.Function(lambda v: mask(v.claimed_id_number))
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)

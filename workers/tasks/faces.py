@@ -5,6 +5,7 @@ from flask import current_app
 
 from core.authorizations import services as authorizations
 from core.database import commit
+from core.identity import services as identity
 
 
 @shared_task(name=authorizations.FACE_TASK, acks_late=True)
@@ -12,6 +13,17 @@ def verify(verification_id: int) -> str:
     """Run one face verification (CPU-bound; its own queue). Safe to run twice."""
     settings = authorizations.FaceSettings.from_config(current_app.config)
     status = authorizations.run_verification(
+        verification_id, current_app.extensions["face_engine"](), current_app.extensions["portrait_source"](), settings
+    )
+    commit()
+    return status
+
+
+@shared_task(name=identity.FACE_TASK, acks_late=True)
+def verify_identity(verification_id: int) -> str:
+    """Real-name verification by face (same engine and queue). Safe to run twice."""
+    settings = authorizations.FaceSettings.from_config(current_app.config)
+    status = identity.run_face(
         verification_id, current_app.extensions["face_engine"](), current_app.extensions["portrait_source"](), settings
     )
     commit()
