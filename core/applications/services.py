@@ -97,9 +97,10 @@ def list_for_citizen(user: User, *, page: int, page_size: int, status: str | Non
 def _is_creator(user: User, app: Application) -> bool:
     if app.created_by_user_id == user.id:
         return True
-    return user.identity_id is not None and db.session.scalar(
-        select(User.identity_id).where(User.id == app.created_by_user_id)
-    ) == user.identity_id
+    return (
+        user.identity_id is not None
+        and db.session.scalar(select(User.identity_id).where(User.id == app.created_by_user_id)) == user.identity_id
+    )
 
 
 def is_principal(user: User, app: Application) -> bool:
