@@ -18,6 +18,7 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.auth.views import install_portal_guard
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.identity.views import bp as identity_bp
     from portal.queue.views import bp as queue_bp
     from portal.reports.views import bp as reports_bp
 
@@ -27,6 +28,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(applications_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(identity_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -1,0 +1,330 @@
+"""Attacks on real-name identity, replayed from outside (issue: identity and consent that hold).
+
+The provincial identity service is a loopback fake behind the real HTTP adapter: it knows which phone
+numbers the carriers registered to which ID number, as the real one does."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import func, select
+
+from core.accounts.models import User
+from core.audit.models import AuditEntry
+from core.database import db
+from core.identity.models import Identity, IdentityVerification
+from core.identity.providers import HttpIdentityService
+from tests.conftest import SHARED
+from tests.helpers import (
+    citizen_headers,
+    claim_real_name,
+    draft_body,
+    id_number,
+    jpeg_bytes,
+    make_officer,
+    portal_login,
+    submitted_application,
+    upload,
+)
+
+VICTIM = ("陈淑芬", id_number(date(1958, 3, 9), 61))
+VICTIM_PHONE, VICTIM_NEW_PHONE, ATTACKER_PHONE = "13900090001", "13900090002", "13900090666"
+
+
+class FakeProvince(BaseHTTPRequestHandler):
+    registry: ClassVar[dict[str, tuple[str, set[str]]]] = {}  # id number -> (name, phones registered to it)
+    down = False
+    calls = 0
+
+    def do_POST(self):
+        type(self).calls += 1
+        if type(self).down:
+            self.send_response(503)
+            self.end_headers()
+            return
+        assert self.headers["Authorization"] == "Bearer province-key"
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        name, phones = self.registry.get(body["id_number"], (None, set()))
+        if name != body["name"]:
+            result = "mismatch"
+        elif body["phone"] not in phones:
+            result = "phone_mismatch"
+        else:
+            result = "match"
+        payload = json.dumps({"result": result, "transaction_id": f"T{type(self).calls}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def province(app, monkeypatch):
+    FakeProvince.registry = {VICTIM[1]: (VICTIM[0], {VICTIM_PHONE, VICTIM_NEW_PHONE})}
+    FakeProvince.down, FakeProvince.calls = False, 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeProvince)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    service = HttpIdentityService(f"http://127.0.0.1:{server.server_port}", "province-key", timeout=2)
+    monkeypatch.setitem(app.extensions, "identity_service", service)
+    yield service
+    server.shutdown()
+    server.server_close()
+
+
+def _verify(client, headers) -> dict:
+    resp = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def _victim_with_application(client) -> tuple[dict, dict]:
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    assert _verify(client, headers)["status"] == "passed"
+    return headers, submitted_application(client, headers, draft_body(*VICTIM))
+
+
+def test_second_account_binding_the_victims_number_gets_nothing(client, app, province):
+    victim, application = _victim_with_application(client)
+    attacker = citizen_headers(client, ATTACKER_PHONE)
+    claim_real_name(client, attacker, *VICTIM)  # a claim is allowed: it proves nothing and opens nothing
+
+    failed = _verify(client, attacker)
+    assert failed["status"] == "failed" and failed["reason"] == "phone_mismatch"
+    assert "手机号" in failed["reason_message"]
+    me = client.get("/api/v1/me", headers=attacker).get_json()
+    assert me["real_name_status"] == "claimed" and me["id_number_masked"] is None
+
+    app_id = application["id"]
+    assert client.get("/api/v1/applications", headers=attacker).get_json() == []
+    for method, path in (
+        ("get", f"/api/v1/applications/{app_id}"),
+        ("get", f"/api/v1/applications/{app_id}/timeline"),
+        ("get", f"/api/v1/applications/{app_id}/authorizations"),
+        ("post", f"/api/v1/applications/{app_id}/withdraw"),
+    ):
+        resp = getattr(client, method)(path, headers=attacker, json={"reason": "不需要了"})
+        assert resp.status_code == 404, (path, resp.status_code)
+        assert VICTIM[1] not in resp.get_data(as_text=True)
+    # the victim's application is untouched
+    assert client.get(f"/api/v1/applications/{app_id}", headers=victim).get_json()["status"] == "submitted"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Identity)) == 1
+        attacker_user = db.session.scalar(select(User).where(User.phone == ATTACKER_PHONE))
+        assert attacker_user.identity_id is None and attacker_user.id_number is None
+
+
+def test_a_second_login_of_the_same_person_is_linked_not_a_parallel_owner(client, app, province):
+    _first, application = _victim_with_application(client)
+    second = citizen_headers(client, VICTIM_NEW_PHONE)
+    claim_real_name(client, second, *VICTIM)
+    assert _verify(client, second)["status"] == "passed"
+
+    me = client.get("/api/v1/me", headers=second).get_json()
+    assert me["real_name_status"] == "verified"
+    assert {login["phone_masked"] for login in me["linked_logins"]} == {"139****0001", "139****0002"}
+    assert [login["current"] for login in me["linked_logins"]] == [False, True]
+    listed = client.get("/api/v1/applications", headers=second).get_json()
+    assert [a["id"] for a in listed] == [application["id"]]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Identity)) == 1
+        users = db.session.scalars(select(User).where(User.phone.in_([VICTIM_PHONE, VICTIM_NEW_PHONE]))).all()
+        assert len({u.identity_id for u in users}) == 1
+        linked = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "identity.verified").order_by(AuditEntry.id.desc())
+        )
+        assert linked.detail["linked_to_existing"] is True
+    outbox = Path(app.config["STORAGE_DIR"], "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    told = [json.loads(line) for line in outbox if '"identity_linked"' in line]
+    assert [m["to"] for m in told] == [VICTIM_PHONE]  # the first log-in learns of the new one
+
+
+def test_unverified_account_may_draft_but_not_submit(client, app, province):
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    created = client.post("/api/v1/applications", headers=headers, json=draft_body(*VICTIM))
+    assert created.status_code == 201
+    app_id = created.get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+    refused = client.post(f"/api/v1/applications/{app_id}/submit", headers=headers)
+    assert refused.status_code == 403 and refused.get_json()["status"] == "real_name_unverified"
+    assert "实名核验" in refused.get_json()["message"]
+    assert _verify(client, headers)["status"] == "passed"
+    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+
+
+def test_a_draft_under_someone_elses_number_cannot_be_submitted_after_verifying_ones_own(client, app, province):
+    attacker = citizen_headers(client, ATTACKER_PHONE)
+    claim_real_name(client, attacker, *VICTIM)
+    app_id = client.post("/api/v1/applications", headers=attacker, json=draft_body(*VICTIM)).get_json()["id"]
+    own = ("吴强", id_number(date(1990, 2, 2), 71))
+    FakeProvince.registry[own[1]] = (own[0], {ATTACKER_PHONE})
+    claim_real_name(client, attacker, *own)
+    assert _verify(client, attacker)["status"] == "passed"
+    for material in ("id_card", "hukou"):
+        upload(client, attacker, app_id, material, jpeg_bytes())
+    refused = client.post(f"/api/v1/applications/{app_id}/submit", headers=attacker)
+    assert refused.status_code == 403 and refused.get_json()["status"] == "applicant_not_verified_person"
+
+
+def test_rebinding_needs_a_reason_and_a_new_verification_and_is_audited(client, app, province):
+    headers, _ = _victim_with_application(client)
+    other = ("陈淑芳", id_number(date(1958, 3, 9), 62))
+    resp = client.post("/api/v1/me/real-name", headers=headers, json={"name": other[0], "id_number": other[1]})
+    assert resp.status_code == 422 and resp.get_json()["errors"]["rebind_reason"]
+    resp = client.post(
+        "/api/v1/me/real-name",
+        headers=headers,
+        json={"name": other[0], "id_number": other[1], "rebind_reason": "当初录错了身份证号"},
+    )
+    assert resp.status_code == 200
+    me = resp.get_json()
+    # still acting for the verified identity until the new number is proven
+    assert me["real_name_status"] == "verified"
+    assert me["id_number_masked"] == VICTIM[1][:4] + "*" * 10 + VICTIM[1][-4:]
+    assert me["claim"]["rebind"] is True
+    assert _verify(client, headers)["reason"] == "mismatch"  # the province does not know this pair
+    FakeProvince.registry[other[1]] = (other[0], {VICTIM_PHONE})
+    assert _verify(client, headers)["status"] == "passed"
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["id_number_masked"] == other[1][:4] + "*" * 10 + other[1][-4:]
+    with app.app_context():
+        entry = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "identity.verified").order_by(AuditEntry.id.desc())
+        )
+        assert entry.detail["rebind_reason"] == "当初录错了身份证号" and entry.detail["rebind_from"]
+
+
+def test_identity_service_outage_answers_503_and_changes_nothing(client, app, province):
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    FakeProvince.down = True
+    for _ in range(3):
+        resp = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+        assert resp.status_code == 503 and resp.get_json()["status"] == "identity_service_down"
+    calls = FakeProvince.calls
+    resp = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert resp.status_code == 503 and FakeProvince.calls == calls  # circuit open: fails fast
+    assert client.get("/api/v1/me", headers=headers).get_json()["real_name_status"] == "claimed"
+    with app.app_context():
+        statuses = db.session.scalars(select(IdentityVerification.status)).all()
+        assert statuses == ["pending"]
+
+
+def test_failed_attempts_are_capped(client, app, province):
+    attacker = citizen_headers(client, ATTACKER_PHONE)
+    claim_real_name(client, attacker, *VICTIM)
+    for _ in range(app.config["REAL_NAME_MAX_FAILURES_PER_DAY"]):
+        assert _verify(client, attacker)["status"] == "failed"
+    resp = client.post("/api/v1/me/real-name/verify", headers=attacker, json={"method": "id_service"})
+    assert resp.status_code == 429 and resp.get_json()["status"] == "real_name_attempts_exceeded"
+
+
+def test_window_verification_in_the_portal_is_recorded_and_shown(client, app):
+    headers = citizen_headers(client, VICTIM_PHONE)
+    secret = make_officer(app, "window1", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window1", secret)
+    page = officer.get(f"/portal/identity?phone={VICTIM_PHONE}")
+    assert page.status_code == 200 and "尚未通过实名核验" in page.get_data(as_text=True)
+    from tests.helpers import csrf_token
+
+    token = csrf_token(page.get_data(as_text=True))
+    form = {"phone": VICTIM_PHONE, "name": VICTIM[0], "id_number": VICTIM[1], "csrf_token": token}
+    refused = officer.post("/portal/identity/window", data=form)  # the ID card was not checked
+    assert refused.status_code == 303
+    assert client.get("/api/v1/me", headers=headers).get_json()["real_name_status"] == "unverified"
+    done = officer.post("/portal/identity/window", data={**form, "document_checked": "1"}, follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "已记录窗口实名核验" in text and "乡镇（街道）窗口现场核验" in text and "window1" in text
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["real_name_status"] == "verified" and me["verification_method"] == "window"
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "identity.verified"))
+        assert entry.actor_kind == "officer" and entry.detail["method"] == "window"
+        assert db.session.scalar(select(func.count()).where(AuditEntry.action == "identity.view")) >= 1
+
+
+def test_unverified_claim_cannot_open_a_member_qr(client, app, province):
+    applicant, application = _victim_with_application(client)
+    member = ("陈小军", id_number(date(1985, 7, 7), 81))
+    body = draft_body(
+        *VICTIM,
+        extra_members=[
+            {
+                "name": member[0],
+                "id_number": member[1],
+                "relation": "child",
+                "health": "healthy",
+                "employment": "employed",
+            }
+        ],
+    )
+    client.post(f"/api/v1/applications/{application['id']}/withdraw", headers=applicant, json={"reason": "重新填写"})
+    app_id = client.post("/api/v1/applications", headers=applicant, json=body).get_json()["id"]
+    requests = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=applicant).get_json()
+    target = next(r for r in requests if r["member_name"] == member[0])
+    qr = client.post(f"/api/v1/applications/{app_id}/authorizations/{target['id']}/qrcode", headers=applicant)
+    assert qr.status_code == 201
+    token = qr.get_json()["token"]
+    attacker = citizen_headers(client, ATTACKER_PHONE)
+    claim_real_name(client, attacker, *member)  # claims the member's identity without proof
+    resp = _open_letter(client, attacker, token)
+    assert resp.status_code == 403 and resp.get_json()["status"] == "real_name_required"
+
+
+def _open_letter(client, headers, token):
+    """The letter behind a QR token."""
+    return client.get(f"/api/v1/authorizations/{token}", headers=headers)
+
+
+FACES = SHARED / "data" / "faces"
+
+
+@pytest.mark.skipif(not FACES.exists(), reason=f"{FACES} is absent: no real photos")
+def test_real_name_by_face_against_the_reference_portrait(client, app, tmp_path):
+    """Frames of the person (a real head turn) against the portrait on file for the claimed number pass;
+    someone else's face against the same number fails and links nothing."""
+    import shutil
+
+    person = ("林曼", id_number(date(1980, 1, 16), 91))
+    shutil.copy(FACES / "lin-manuel-miranda.png", tmp_path / "p.png")
+    (tmp_path / "m.csv").write_text(f"id_number,file\n{person[1]},p.png\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(
+        args=["identity", "import-portraits", str(tmp_path), "--manifest", str(tmp_path / "m.csv")]
+    )
+    assert result.exit_code == 0, result.output
+
+    impostor = citizen_headers(client, ATTACKER_PHONE)
+    claim_real_name(client, impostor, *person)
+    frames = {"frames": [(io.BytesIO((FACES / n).read_bytes()), n) for n in ("obama.jpg", "obama2.jpg", "obama1.jpg")]}
+    resp = client.post("/api/v1/me/real-name/face", headers=impostor, data=frames, content_type="multipart/form-data")
+    assert resp.status_code == 202, resp.get_json()
+    result = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=impostor).get_json()
+    assert result["status"] == "failed" and result["reason"] == "face_failed"
+    assert client.get("/api/v1/me", headers=impostor).get_json()["real_name_status"] == "claimed"
+
+    owner = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, owner, *person)
+    turn = sorted((FACES / "hamilton_turn").glob("*.jpg"))
+    frames = {"frames": [(io.BytesIO(p.read_bytes()), p.name) for p in turn[:4]]}
+    resp = client.post("/api/v1/me/real-name/face", headers=owner, data=frames, content_type="multipart/form-data")
+    assert resp.status_code == 202
+    result = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=owner).get_json()
+    assert result["status"] == "passed", result
+    me = client.get("/api/v1/me", headers=owner).get_json()
+    assert me["real_name_status"] == "verified" and me["verification_method"] == "face"
+    other = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=impostor)
+    assert other.status_code == 404
