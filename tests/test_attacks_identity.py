@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -328,3 +329,44 @@ def test_real_name_by_face_against_the_reference_portrait(client, app, tmp_path)
     assert me["real_name_status"] == "verified" and me["verification_method"] == "face"
     other = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=impostor)
     assert other.status_code == 404
+
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass of the suite (DATABASE_URL=postgresql…)")
+def test_two_logins_verifying_one_number_at_once_make_one_identity(app, province):
+    """Both requests reach the identity service together (a barrier in the fake), then link at once."""
+    barrier = threading.Barrier(2, timeout=10)
+    original = FakeProvince.do_POST
+
+    def synchronised(handler):
+        barrier.wait()
+        original(handler)
+
+    FakeProvince.do_POST = synchronised
+    try:
+        clients = [app.test_client(), app.test_client()]
+        heads = [citizen_headers(c, p) for c, p in zip(clients, (VICTIM_PHONE, VICTIM_NEW_PHONE), strict=True)]
+        for c, h in zip(clients, heads, strict=True):
+            claim_real_name(c, h, *VICTIM)
+        results: list = [None, None]
+
+        def verify(n: int) -> None:
+            resp = clients[n].post("/api/v1/me/real-name/verify", headers=heads[n], json={"method": "id_service"})
+            results[n] = (resp.status_code, resp.get_json())
+
+        threads = [threading.Thread(target=verify, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        FakeProvince.do_POST = original
+    assert [r[0] for r in results] == [200, 200], results
+    assert [r[1]["status"] for r in results] == ["passed", "passed"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Identity)) == 1
+        ids = db.session.scalars(select(User.identity_id).where(User.phone.in_([VICTIM_PHONE, VICTIM_NEW_PHONE])))
+        assert len(set(ids)) == 1
