@@ -205,12 +205,14 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     app.extensions["portrait_source"] = _portrait_source_factory(app)
 
     from commands import register_commands
+    from h5 import init_h5
     from miniprogram_api import init_api
     from portal import init_portal
     from workers.celery_app import init_celery
 
     init_portal(app)
     init_api(app)
+    init_h5(app)
     init_celery(app)
     register_commands(app)
     activate(app)

@@ -299,3 +299,63 @@ def test_application_from_acceptance_to_county_confirmation(page, live_server, c
     page.wait_for_selector("#chart-stage[data-rendered='1']")
     assert page.get_by_test_id("kpi-decided").inner_text() == "1"
     assert page.get_by_test_id("kpi-on-time").inner_text() == "100%"
+
+
+def test_citizen_verifies_real_name_by_face_before_applying(page, live_server, app, tmp_path):
+    """The H5 page: SMS log-in, name + ID number, frames of a real head turn against the portrait on file,
+    then the first draft. Uses the real photos (../shared/data/faces)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from core.accounts.models import User
+    from core.database import db
+    from core.identity.models import IdentityVerification
+    from tests.conftest import SHARED
+    from tests.helpers import id_number
+
+    faces = SHARED / "data" / "faces"
+    if not faces.exists():
+        unavailable(f"{faces} is absent: no real photos")
+    person = ("林曼", id_number(date(1980, 1, 16), 93))
+    shutil.copy(faces / "lin-manuel-miranda.png", tmp_path / "p.png")
+    (tmp_path / "m.csv").write_text(f"id_number,file\n{person[1]},p.png\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(
+        args=["identity", "import-portraits", str(tmp_path), "--manifest", str(tmp_path / "m.csv")]
+    )
+    assert result.exit_code == 0, result.output
+
+    page.goto(f"{live_server}/h5/real-name")
+    page.fill("#phone", "13900007001")
+    page.click("#send-code")
+    page.wait_for_selector("#dev-code:not([hidden])")
+    page.fill("#code", page.inner_text("#dev-code").split("：")[-1])
+    page.click("#login")
+    page.wait_for_selector("#step-claim:not([hidden])")
+    page.fill("#name", person[0])
+    page.fill("#id-number", person[1][:-1] + ("0" if person[1][-1] != "0" else "1"))  # a typo first
+    page.click("#claim")
+    from playwright.sync_api import expect
+
+    expect(page.locator('[data-field="id_number"]')).to_contain_text("校验位")
+    page.fill("#id-number", person[1])
+    page.click("#claim")
+    page.wait_for_selector("#step-face:not([hidden])")
+    frames = sorted((faces / "hamilton_turn").glob("*.jpg"))[:4]
+    page.set_input_files("#frames", [str(p) for p in frames])
+    page.click("#upload")
+    page.wait_for_selector("#step-done:not([hidden])", timeout=60_000)
+    assert page.inner_text("#verified").startswith(f"已实名核验：{person[0]}")
+    page.click("#apply")
+    page.wait_for_selector("#draft:not([hidden])")
+    assert "已创建低保申请草稿" in page.inner_text("#draft")
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.phone == "13900007001"))
+        assert user.id_number == person[1] and user.identity_id is not None
+        method = db.session.scalar(
+            select(IdentityVerification.method).where(
+                IdentityVerification.user_id == user.id, IdentityVerification.status == "passed"
+            )
+        )
+        assert method == "face"
+        db.session.remove()
