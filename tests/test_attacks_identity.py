@@ -370,3 +370,79 @@ def test_two_logins_verifying_one_number_at_once_make_one_identity(app, province
         assert db.session.scalar(select(func.count()).select_from(Identity)) == 1
         ids = db.session.scalars(select(User.identity_id).where(User.phone.in_([VICTIM_PHONE, VICTIM_NEW_PHONE])))
         assert len(set(ids)) == 1
+
+
+class FakeWechat(BaseHTTPRequestHandler):
+    """jscode2session, the access token, and the real-name check: openid -> (name, ID number) on file."""
+
+    real_names: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def _json(self, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        from urllib.parse import parse_qs, urlparse
+
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/sns/jscode2session":
+            self._json({"openid": f"o-{query['js_code']}", "session_key": "SK=="})
+        elif url.path == "/cgi-bin/token":
+            self._json({"access_token": "AT", "expires_in": 7200})
+        else:
+            self._json({"errcode": 404})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert "access_token=AT" in self.path and body["cred_type"] == 1
+        on_file = self.real_names.get(body["openid"])
+        if on_file is None:
+            self._json({"errcode": 0, "verify_openid": "V_OP_NA"})
+        elif on_file == (body["real_name"], body["cred_id"]):
+            self._json({"errcode": 0, "verify_openid": "V_OP_NM_MA", "verify_real_name": "V_NM_ID_MA"})
+        else:
+            self._json({"errcode": 0, "verify_openid": "V_OP_NM_MA", "verify_real_name": "V_NM_ID_UM"})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_wechat_real_name_links_the_wechat_login_to_the_sms_verified_person(client, app, province, monkeypatch):
+    from core.accounts.wechat import HttpWechatClient
+    from core.identity.providers import WechatRealName
+    from tests.helpers import bearer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeWechat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setitem(app.extensions, "wechat_client", HttpWechatClient(base, "wx", "s", timeout=2))
+    monkeypatch.setitem(app.extensions, "platform_identity", WechatRealName(base, "wx", "s", timeout=2))
+    FakeWechat.real_names = {"o-victim": VICTIM, "o-attacker": ("吴强", id_number(date(1990, 2, 2), 71))}
+    try:
+        _sms, application = _victim_with_application(client)
+        logins = {}
+        for who in ("victim", "attacker"):
+            token = client.post("/api/v1/auth/wechat", json={"code": who}).get_json()["access_token"]
+            logins[who] = bearer(token)
+            claim_real_name(client, logins[who], *VICTIM)
+            me = client.get("/api/v1/me", headers=logins[who]).get_json()
+            assert "platform" in me["verification_methods"] and "id_service" not in me["verification_methods"]
+
+        refused = client.post("/api/v1/me/real-name/verify", headers=logins["attacker"], json={"method": "platform"})
+        assert refused.get_json()["status"] == "failed" and refused.get_json()["reason"] == "not_verified_on_platform"
+        assert client.get("/api/v1/applications", headers=logins["attacker"]).get_json() == []
+
+        passed = client.post("/api/v1/me/real-name/verify", headers=logins["victim"], json={"method": "platform"})
+        assert passed.get_json()["status"] == "passed"
+        me = client.get("/api/v1/me", headers=logins["victim"]).get_json()
+        assert [(x["kind"], x["current"]) for x in me["linked_logins"]] == [("sms", False), ("wechat", True)]
+        listed = client.get("/api/v1/applications", headers=logins["victim"]).get_json()
+        assert [a["id"] for a in listed] == [application["id"]]
+    finally:
+        server.shutdown()
+        server.server_close()
