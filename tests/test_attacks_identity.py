@@ -252,6 +252,9 @@ def test_window_verification_in_the_portal_is_recorded_and_shown(client, app):
     assert "已记录窗口实名核验" in text and "乡镇（街道）窗口现场核验" in text and "window1" in text
     me = client.get("/api/v1/me", headers=headers).get_json()
     assert me["real_name_status"] == "verified" and me["verification_method"] == "window"
+    application = submitted_application(client, headers, draft_body(*VICTIM))
+    page = officer.get(f"/portal/applications/{application['id']}").get_data(as_text=True)
+    assert "填报人实名核验" in page and "窗口现场核验" in page and "经办：window1" in page
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "identity.verified"))
         assert entry.actor_kind == "officer" and entry.detail["method"] == "window"

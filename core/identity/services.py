@@ -449,5 +449,19 @@ def person_view(actor: Actor, user: User) -> PersonView:
     return PersonView(user, identity, linked_logins(user), rows, officers)
 
 
+def last_passed(user_id: int) -> tuple[IdentityVerification, str | None] | None:
+    """The verification that made this account's current identity, with the officer's name for window ones."""
+    verification = db.session.scalar(
+        select(IdentityVerification)
+        .where(IdentityVerification.user_id == user_id, IdentityVerification.status == "passed")
+        .order_by(IdentityVerification.id.desc())
+        .limit(1)
+    )
+    if verification is None:
+        return None
+    officer = db.session.get(Officer, verification.officer_id) if verification.officer_id else None
+    return verification, officer.display_name if officer else None
+
+
 def method_label(method: str | None) -> str:
     return METHODS.get(method or "", "—")

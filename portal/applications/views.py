@@ -20,6 +20,8 @@ from core.casework.models import STEP_STATUSES
 from core.casework.workflows import STEP_LABELS
 from core.files import storage
 from core.households import vocabulary
+from core.identity import services as identity
+from core.identity.models import METHODS as IDENTITY_METHODS
 from core.idnumber import mask
 from core.regions.services import names_for
 from portal.feedback import act
@@ -73,6 +75,8 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         auth_statuses=AUTH_STATUSES,
         auth_methods=AUTH_METHODS,
         evidence_problems=authorizations.verify_chain(app.id),
+        submitter_verification=identity.last_passed(app.created_by_user_id),
+        identity_methods=IDENTITY_METHODS,
         calendar_estimated=bool(case.limit_date and workdays.is_estimated(case.limit_date)),
     ), status
 
