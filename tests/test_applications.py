@@ -9,7 +9,7 @@ from datetime import date
 from PIL import Image
 from sqlalchemy import func, select
 
-from core.applications.models import Application
+from core.applications.models import Application, ApplicationConflict
 from core.casework.models import Case
 from core.database import db
 from core.notifications.models import OutboxMessage
@@ -211,7 +211,8 @@ def test_bad_drafts_are_refused_at_once(client):
             assert node == [message], body
 
 
-def test_same_person_in_two_open_applications_is_409(client):
+def test_member_of_another_open_application_is_flagged_not_refused(client, app):
+    """Naming a person who is in another household's open application blocks neither side (issue 9)."""
     a = bound_citizen(client, "13900010006", *ZHANG)
     first = submitted_application(client, a, draft_body(*ZHANG))
     b = bound_citizen(client, "13900010007", *WANG)
@@ -225,17 +226,23 @@ def test_same_person_in_two_open_applications_is_409(client):
     for material in ("id_card", "hukou"):
         upload(client, b, app_id, material, png_bytes(), "x.png")
     resp = client.post(f"/api/v1/applications/{app_id}/submit", headers=b)
-    assert resp.status_code == 409
-    payload = resp.get_json()
-    assert payload["status"] == "duplicate_application"
-    assert payload["errors"]["reference"] == [first["reference"]]
-    assert ZHANG[0] not in str(payload) and ZHANG[1] not in str(payload)  # nothing about the other household
-    # another program is fine
+    assert resp.status_code == 200 and resp.get_json()["status"] == "submitted"
+    assert first["reference"] not in resp.get_data(as_text=True)
+    with app.app_context():
+        pairs = db.session.execute(
+            select(ApplicationConflict.first_application_id, ApplicationConflict.second_application_id)
+        ).all()
+        assert [tuple(p) for p in pairs] == [(first["id"], app_id)]
+        db.session.remove()
+    # another program is no conflict
     other = dict(body, program="linshi")
     other_id = client.post("/api/v1/applications", headers=b, json=other).get_json()["id"]
     for material in ("id_card", "hardship_proof"):
         upload(client, b, other_id, material, png_bytes(), "x.png")
     assert client.post(f"/api/v1/applications/{other_id}/submit", headers=b).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApplicationConflict)) == 1
+        db.session.remove()
 
 
 def test_hukou_township_gets_an_information_copy(client, app):

@@ -148,3 +148,42 @@ class Attachment(db.Model):
     uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     correction_event_id: Mapped[int | None] = mapped_column(ForeignKey("application_events.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+
+
+class ApplicationConflict(db.Model):
+    """One person named in two open applications of the same program by different households.
+
+    Neither application is blocked: both go to their townships flagged, and an officer of either side
+    decides which household the person belongs to (see docs/applications-conflicts.md). ``first`` was
+    already open when ``second`` was submitted. The shared ID number is kept only as a keyed hash.
+    """
+
+    __tablename__ = "application_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str] = mapped_column(String(10))
+    first_application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    first_member_id: Mapped[int] = mapped_column(ForeignKey("household_members.id", ondelete="CASCADE"))
+    second_application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    second_member_id: Mapped[int] = mapped_column(ForeignKey("household_members.id", ondelete="CASCADE"))
+    person_hash: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    chosen_application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "first_application_id", "second_application_id", "person_hash", name="uq_application_conflicts_pair_person"
+        ),
+    )
+
+    def other_side(self, application_id: int) -> tuple[int, int]:
+        """(application id, member id) of the side that is not ``application_id``."""
+        if application_id == self.first_application_id:
+            return self.second_application_id, self.second_member_id
+        return self.first_application_id, self.first_member_id
+
+    def own_member_id(self, application_id: int) -> int:
+        return self.first_member_id if application_id == self.first_application_id else self.second_member_id

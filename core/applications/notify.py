@@ -38,10 +38,14 @@ def recipients(app: Application) -> list[User]:
     return [u for u in users.values() if u is not None and u.is_active]
 
 
-def notify_event(app: Application, event: ApplicationEvent) -> None:
-    phrase = STATUS_PHRASES.get(event.status)
+def notify_event(
+    app: Application, event: ApplicationEvent, *, phrase: str | None = None, hint: str | None = None
+) -> None:
+    """Queue the event's messages; ``phrase``/``hint`` replace the status wording (notices that change no status)."""
+    phrase = phrase or STATUS_PHRASES.get(event.status)
     if phrase is None:
         return
+    hint = hint or HINTS.get(event.status, "详情请查看申请进度")
     for user in recipients(app):
         if user.wechat_openid:
             outbox.enqueue(
@@ -53,7 +57,7 @@ def notify_event(app: Application, event: ApplicationEvent) -> None:
                     "data": {
                         "thing1": {"value": wechat_thing(program_label(app.program) + "申请")},
                         "phrase2": {"value": phrase},
-                        "thing3": {"value": wechat_thing(HINTS.get(event.status, "详情请查看申请进度"))},
+                        "thing3": {"value": wechat_thing(hint)},
                         "time4": {"value": f"{to_local(event.at):%Y年%m月%d日 %H:%M}"},
                     },
                 },
@@ -69,10 +73,9 @@ def notify_event(app: Application, event: ApplicationEvent) -> None:
             )
 
 
-def record_event(
-    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None = None, **detail: Any
+def _add_event(
+    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None, detail: dict[str, Any]
 ) -> ApplicationEvent:
-    """Add a timeline event (what the citizen reads) and queue its notifications."""
     event = ApplicationEvent(
         application_id=app.id,
         kind=kind,
@@ -86,5 +89,22 @@ def record_event(
     )
     db.session.add(event)
     db.session.flush()
+    return event
+
+
+def record_event(
+    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None = None, **detail: Any
+) -> ApplicationEvent:
+    """Add a timeline event (what the citizen reads) and queue its notifications."""
+    event = _add_event(app, actor, kind, citizen_text, reason, detail)
     notify_event(app, event)
+    return event
+
+
+def record_notice(
+    app: Application, actor: Actor, kind: str, citizen_text: str, *, phrase: str, hint: str
+) -> ApplicationEvent:
+    """A timeline event that changes no status, notified with its own phrase and hint (no reason shown)."""
+    event = _add_event(app, actor, kind, citizen_text, None, {})
+    notify_event(app, event, phrase=phrase, hint=hint)
     return event

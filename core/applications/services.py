@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from core import clock, workdays
 from core.accounts.models import User
 from core.actor import Actor
-from core.applications import notify, settings, workflow
+from core.applications import conflicts, notify, settings, workflow
 from core.applications.models import (
     OPEN_STATUSES,
     STATUSES,
@@ -22,7 +22,7 @@ from core.applications.models import (
     Attachment,
 )
 from core.applications.programs import MATERIALS, PROGRAMS, program_label
-from core.applications.validation import open_application_with_person, validate_for_submit
+from core.applications.validation import validate_for_submit
 from core.audit import services as audit
 from core.casework import services as casework
 from core.casework.models import Case
@@ -281,14 +281,9 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
         errors.setdefault("program", []).append("当地暂未开通该项目的网上申请")
     if errors:
         raise ValidationFailed(errors=errors)
-    numbers = [m.id_number for m in app.members]
-    other = open_application_with_person(app, numbers)
-    if other:
-        raise Conflict(
-            f"家庭成员已有一件办理中的{program_label(app.program)}申请（编号 {other}），请勿重复申请",
-            code="duplicate_application",
-            errors={"reference": [other]},
-        )
+    # The user's own duplicate is refused; a member named in another household's open application is
+    # flagged for the townships, never a refusal (nothing about the other application reaches the user).
+    conflicts.check_and_flag(actor, app)
     names = names_for({app.residence_township_code, app.hukou_township_code})
     days = program_settings.accept_working_days
     app.case_id = _route(actor, app, "application", app.residence_township_code, days, user.id).id
@@ -350,13 +345,7 @@ def start_for_person(
     app.members = [HouseholdMember(position=0, name=name, id_number=id_number, relation="self")]
     db.session.add(app)
     db.session.flush()
-    other = open_application_with_person(app, [id_number])
-    if other:
-        raise Conflict(
-            f"当事人已有一件办理中的{program_label(program)}申请（编号 {other}）",
-            code="duplicate_application",
-            errors={"reference": [other]},
-        )
+    conflicts.check_and_flag(actor, app)  # the person in another open application: flagged, not refused
     county = township_code[:6]
     days = settings.effective(county, program, default_accept_days=default_accept_days).accept_working_days
     case = _route(actor, app, "application", township_code, days, None)
@@ -534,6 +523,18 @@ def reject_at_acceptance(actor: Actor, application_id: int, reason: str) -> Appl
         reason=reason,
     )
     audit.record(actor, "application.not_accept", app, region=case.township_code)
+    return app
+
+
+def conflicts_for_officer(actor: Actor, app: Application, case: Case) -> list[conflicts.ConflictView]:
+    """The member conflicts of an application as this officer may see them (their side only)."""
+    return conflicts.views_for(actor, app, handling=not case.is_info_copy)
+
+
+def resolve_conflict(actor: Actor, application_id: int, conflict_id: int, choice: str, reason: str) -> Application:
+    """Decide which household a member named in two applications belongs to (audited, reason required)."""
+    app, case = _handling(actor, application_id)
+    conflicts.resolve(actor, app, case, conflict_id, choice, reason)
     return app
 
 

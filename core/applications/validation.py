@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from core.applications.models import Application
 from core.applications.programs import MATERIALS
 from core.database import db
@@ -117,24 +115,3 @@ def validate_for_submit(app: Application, required_materials: list[str], present
     if missing:
         _add(errors, ("attachments",), "缺少必需材料：" + "、".join(missing))
     return errors
-
-
-def open_application_with_person(app: Application, id_numbers: list[str]) -> str | None:
-    """The reference of another open application of the same program naming one of these people."""
-    from core.applications.models import OPEN_STATUSES
-    from core.households.models import HouseholdMember
-
-    if not id_numbers:
-        return None
-    other = db.session.scalar(
-        select(Application.reference)
-        .join(HouseholdMember, HouseholdMember.application_id == Application.id)
-        .where(
-            Application.id != app.id,
-            Application.program == app.program,
-            Application.status.in_(OPEN_STATUSES),
-            HouseholdMember.id_number.in_(id_numbers),
-        )
-        .limit(1)
-    )
-    return other

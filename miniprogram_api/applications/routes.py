@@ -136,7 +136,11 @@ class AttachmentDetail(MethodView):
 class Submit(MethodView):
     @idempotent
     @blp.response(200, ApplicationOut)
-    @blp.alt_response(409, description="Already submitted, or a member is in another open application")
+    @blp.alt_response(
+        409,
+        description="Already submitted, or this account already has an open application of the program for the same "
+        "applicant (duplicate_application). A member named in another household's application is never a 409.",
+    )
     @blp.alt_response(422, description="Incomplete or invalid: field-level messages")
     def post(self, application_id: int):
         """Submit: full validation, then routing to the residence township (户籍 township informed)."""

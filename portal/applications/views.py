@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, g, render_template, request, send_file
 
 from core import clock, workdays
 from core.accounts.services import officer_display_names
+from core.applications import conflicts, workflow
 from core.applications import services as applications
-from core.applications import workflow
 from core.applications.models import STATUSES
 from core.applications.programs import MATERIALS, PROGRAMS
 from core.authorizations import services as authorizations
@@ -78,6 +78,9 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         submitter_verification=identity.last_passed(app.created_by_user_id),
         identity_methods=IDENTITY_METHODS,
         calendar_estimated=bool(case.limit_date and workdays.is_estimated(case.limit_date)),
+        conflicts=applications.conflicts_for_officer(g.actor, app, case),
+        conflict_states=conflicts.STATE_LABELS,
+        conflict_choices=conflicts.CHOICES,
     ), status
 
 
@@ -121,6 +124,17 @@ def reject(application_id: int):
     reason = request.form.get("reason", "")
     return _act(
         application_id, lambda: applications.reject_at_acceptance(g.actor, application_id, reason), "已作出不予受理决定"
+    )
+
+
+@bp.route("/<int:application_id>/conflicts/<int:conflict_id>/resolve", methods=["POST"])
+def resolve_conflict(application_id: int, conflict_id: int):
+    """Decide which household a member named in two applications belongs to (reason required, audited)."""
+    choice, reason = request.form.get("choice", ""), request.form.get("reason", "")
+    return _act(
+        application_id,
+        lambda: applications.resolve_conflict(g.actor, application_id, conflict_id, choice, reason),
+        "核实结果已保存",
     )
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from core import clock
 from core.accounts.services import officer_display_names
+from core.applications import conflicts
 from core.applications.programs import PROGRAMS
 from core.casework import queues
 from core.casework import services as casework
@@ -27,6 +28,7 @@ def _filters() -> dict:
         "assignee": args.get("assignee", type=int),
         "q": (args.get("q") or "").strip() or None,
         "sort": args.get("sort") if args.get("sort") in queues.SORTS else "due",
+        "conflict": "1" if args.get("conflict") == "1" else None,
     }
 
 
@@ -47,6 +49,7 @@ def index():
         assignee=f["assignee"],
         q=f["q"],
         sort=f["sort"],
+        conflict=bool(f["conflict"]),
     )
     scope = g.actor.region_code
     names = regions.names_for({c.township_code for c in result.items} | ({scope} if scope else set()))
@@ -71,6 +74,7 @@ def index():
         sorts=queues.SORTS,
         officers=queues.officers_in_scope(g.actor),
         officer_names=officer_names,
+        flagged=conflicts.flagged_among(c.subject_id for c in result.items if c.subject_type == "application"),
     )
 
 
