@@ -232,6 +232,7 @@ def test_application_from_acceptance_to_county_confirmation(page, live_server, c
     from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number, png_bytes, submitted_application
 
     monkeypatch.setitem(app.config, "PORTAL_IDLE_TIMEOUT_MINUTES", 60 * 24 * 30)
+    monkeypatch.setitem(app.config, "PORTAL_SESSION_ABSOLUTE_HOURS", 24 * 30)
     person = ("钱阿姨", id_number(date(1958, 5, 6), 77))
     citizen = bound_citizen(client, "13900006004", *person)
     submitted = submitted_application(client, citizen, draft_body(*person))
@@ -299,3 +300,4 @@ def test_application_from_acceptance_to_county_confirmation(page, live_server, c
     page.wait_for_selector("#chart-stage[data-rendered='1']")
     assert page.get_by_test_id("kpi-decided").inner_text() == "1"
     assert page.get_by_test_id("kpi-on-time").inner_text() == "100%"
+
