@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Request, Response, session
+from flask import Flask, Request, Response, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -84,8 +84,6 @@ class PortalSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, ServerSession):
             return
-        from flask import request
-
         if session.accessed:
             response.vary.add("Cookie")
         name, path = self.get_cookie_name(app), self.get_cookie_path(app)
