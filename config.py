@@ -72,9 +72,11 @@ class BaseConfig:
     WECHAT_MINIPROGRAM_STATE = "formal"  # formal | trial | developer
     # --- portal --------------------------------------------------------------------------
     PORTAL_IDLE_TIMEOUT_MINUTES = 30
+    PORTAL_SESSION_ABSOLUTE_HOURS = 12  # a portal session ends this long after log-in, however active
     PORTAL_MAX_FAILED_LOGINS = 5
     PORTAL_LOCKOUT_MINUTES = 15
     PORTAL_PAGE_SIZE = 20
+    SESSION_COOKIE_NAME = "relieflink_portal"  # holds only a random session id (rows in portal_sessions)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

@@ -49,3 +49,41 @@ def grant_role(phone: str, role: str, region_code: str) -> None:
         _fail(err)
     commit()
     click.echo(f"granted {role} in {region_code} to user {user.id}")
+
+
+@users_cli.command("reset-password")
+@click.option("--username", required=True)
+@click.option(
+    "--password",
+    default=None,
+    help="The new password (at least 12 characters). Omitted: a one-time password is generated and printed; "
+    "the officer must set their own at the next log-in.",
+)
+def reset_password(username: str, password: str | None) -> None:
+    """Reset an officer's password and end all their portal sessions (audited)."""
+    try:
+        officer = accounts.find_officer_by_username(username)
+        new_password, ended = accounts.reset_officer_password(SYSTEM, officer, password)
+    except DomainError as err:
+        _fail(err)
+    commit()
+    click.echo(f"officer: {officer.username} (id {officer.id}); portal sessions ended: {ended}")
+    if password is None:
+        click.echo(f"one_time_password: {new_password}")
+        click.echo("The officer must choose a new password after logging in with it.")
+    else:
+        click.echo("password set")
+
+
+@users_cli.command("reset-totp")
+@click.option("--username", required=True)
+def reset_totp(username: str) -> None:
+    """Give an officer a new TOTP secret (printed once) and end all their portal sessions (audited)."""
+    try:
+        officer = accounts.find_officer_by_username(username)
+        secret, ended = accounts.reset_officer_totp(SYSTEM, officer)
+    except DomainError as err:
+        _fail(err)
+    commit()
+    click.echo(f"officer: {officer.username} (id {officer.id}); portal sessions ended: {ended}")
+    click.echo(f"totp_secret: {secret}")

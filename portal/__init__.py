@@ -21,7 +21,9 @@ def init_portal(app: Flask) -> None:
     from portal.identity.views import bp as identity_bp
     from portal.queue.views import bp as queue_bp
     from portal.reports.views import bp as reports_bp
+    from portal.sessions import install as install_sessions
 
+    install_sessions(app)  # server-side sessions (core.accounts.portal_sessions)
     csrf.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)

@@ -232,6 +232,7 @@ def test_application_from_acceptance_to_county_confirmation(page, live_server, c
     from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number, png_bytes, submitted_application
 
     monkeypatch.setitem(app.config, "PORTAL_IDLE_TIMEOUT_MINUTES", 60 * 24 * 30)
+    monkeypatch.setitem(app.config, "PORTAL_SESSION_ABSOLUTE_HOURS", 24 * 30)
     person = ("钱阿姨", id_number(date(1958, 5, 6), 77))
     citizen = bound_citizen(client, "13900006004", *person)
     submitted = submitted_application(client, citizen, draft_body(*person))
@@ -359,3 +360,34 @@ def test_citizen_verifies_real_name_by_face_before_applying(page, live_server, a
         )
         assert method == "face"
         db.session.remove()
+
+
+def test_no_csp_violation_and_ending_a_session_elsewhere(page, browser, live_server, app):
+    """Every page runs under a CSP without 'unsafe-inline' scripts (the browser reports none
+    refused), and an officer ends their session in another browser from the sessions page."""
+    secret = make_officer(app, "browser_sessions", "county_officer", "360124")
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    _login(page, live_server, "browser_sessions", secret)
+
+    clock.set_offset(__import__("datetime").timedelta(seconds=31))  # the other browser needs the next TOTP code
+    elsewhere = browser.new_context(locale="zh-CN").new_page()
+    _login(elsewhere, live_server, "browser_sessions", secret)
+
+    for path in ("/portal/queue", "/portal/reports", "/portal/reports/reporters", "/portal/dashboard"):
+        page.goto(f"{live_server}{path}")
+        page.wait_for_load_state("networkidle")
+    assert page.get_by_test_id("chart-stage").get_attribute("data-rendered") == "1"  # the dashboard's script ran
+    page.get_by_test_id("officer-name").click()
+    page.wait_for_url("**/portal/account/sessions")
+    assert page.get_by_test_id("current-session").count() == 1
+    page.locator("[data-testid^=end-session-]").first.click()
+    page.wait_for_url("**/portal/account/sessions")
+    assert page.locator("[role=alert]").inner_text() == "已结束该登录会话"
+    assert page.locator("[data-testid^=session-]").count() == 1
+
+    elsewhere.reload()
+    assert "/portal/login" in elsewhere.url
+    assert "登录已失效，请重新登录" in elsewhere.locator("[role=alert]").inner_text()
+    elsewhere.context.close()
+    assert violations == []

@@ -27,8 +27,9 @@ ZHANG = ("张建国", id_number(date(1962, 4, 18), 11))
 
 
 def _long_sessions(app, monkeypatch):
-    """These tests move the clock by days; the portal's idle time-out is tested elsewhere."""
+    """These tests move the clock by days; the portal's idle and absolute time-outs are tested elsewhere."""
     monkeypatch.setitem(app.config, "PORTAL_IDLE_TIMEOUT_MINUTES", 60 * 24 * 60)
+    monkeypatch.setitem(app.config, "PORTAL_SESSION_ABSOLUTE_HOURS", 24 * 60)
 
 
 def _officer(app, username, region="360124100", role="township_officer"):

@@ -74,6 +74,11 @@ def init_celery(app: Flask) -> Celery:
                 "schedule": 3600.0,
                 "options": {"queue": "default"},
             },
+            "purge-portal-sessions": {
+                "task": "maintenance.purge_portal_sessions",
+                "schedule": 900.0,
+                "options": {"queue": "default"},
+            },
         },
     )
     celery.set_default()

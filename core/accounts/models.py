@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
@@ -121,4 +121,25 @@ class Officer(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # set by a generated (one-time) password reset: the portal asks for a new password after log-in
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+
+
+class PortalSession(db.Model):
+    """A server-side portal session. The browser's cookie holds only a random token; this row keeps
+    its keyed hash. Anonymous (before log-in) sessions have no officer; log-in replaces the row."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # absolute lifetime
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(30))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from core import clock, crypto
-from core.accounts import tokens
+from core.accounts import portal_sessions, tokens
 from core.accounts.models import Officer, SmsCode, User, UserRole, WechatSession
 from core.accounts.roles import OFFICER_ROLES, REPORTER_ROLES, officer_region_level
 from core.accounts.wechat import WechatClient
@@ -196,8 +196,7 @@ def create_officer(
         errors["username"] = ["用户名为3-50位字母、数字、点、下划线或短横线"]
     elif db.session.scalar(select(Officer).where(Officer.username == username)):
         errors["username"] = ["用户名已存在"]
-    if len(password or "") < 12:
-        errors["password"] = ["密码至少12位"]
+    errors.update(_password_errors(password))
     if role not in OFFICER_ROLES:
         errors["role"] = ["角色不存在：" + "、".join(OFFICER_ROLES)]
     else:
@@ -220,6 +219,102 @@ def create_officer(
     db.session.flush()
     audit.record(actor, "officer.create", officer, region=officer.region_code, role=role)
     return officer, secret
+
+
+def _password_errors(password: str | None, field: str = "password") -> dict[str, list[str]]:
+    return {field: ["密码至少12位"]} if len(password or "") < 12 else {}
+
+
+def find_officer_by_username(username: str) -> Officer:
+    officer = db.session.scalar(select(Officer).where(Officer.username == (username or "").strip()))
+    if officer is None:
+        raise NotFound("未找到该用户名的经办人员", code="officer_not_found")
+    return officer
+
+
+def reset_officer_password(actor: Actor, officer: Officer, password: str | None = None) -> tuple[str, int]:
+    """Set a new password (given, or generated and then to be changed at the next log-in) and end
+    every portal session of the officer. Returns the password and how many sessions were ended."""
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(12)
+    errors = _password_errors(password)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    officer.password_hash = _hasher.hash(password)
+    officer.must_change_password = generated
+    officer.failed_logins = 0
+    officer.locked_until = None
+    ended = portal_sessions.revoke_officer_sessions(officer.id, "password_reset")
+    audit.record(
+        actor,
+        "officer.password_reset",
+        officer,
+        region=officer.region_code,
+        changes={"password_hash": ["***", "***"]},
+        generated=generated,
+        sessions_ended=ended,
+    )
+    return password, ended
+
+
+def reset_officer_totp(actor: Actor, officer: Officer) -> tuple[str, int]:
+    """A new TOTP secret (shown once) for an officer who lost their authenticator; ends their sessions."""
+    secret = pyotp.random_base32()
+    officer.totp_secret_encrypted = crypto.encrypt(secret)
+    officer.last_totp_step = None
+    ended = portal_sessions.revoke_officer_sessions(officer.id, "totp_reset")
+    audit.record(
+        actor,
+        "officer.totp_reset",
+        officer,
+        region=officer.region_code,
+        changes={"totp_secret_encrypted": ["***", "***"]},
+        sessions_ended=ended,
+    )
+    return secret, ended
+
+
+def change_own_password(
+    actor: Actor,
+    officer: Officer,
+    current_password: str,
+    new_password: str,
+    confirm: str,
+    *,
+    current_session_id: int | None,
+) -> int:
+    """The officer sets a new password (the current one proves it is them, not a borrowed session);
+    their other portal sessions end. Returns how many ended."""
+    if actor.kind != "officer" or actor.id != officer.id:
+        raise PermissionDenied("只能修改本人的密码")
+    try:
+        _hasher.verify(officer.password_hash, current_password or "")
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed(errors={"current_password": ["当前密码不正确"]}) from None
+    errors = _password_errors(new_password, "new_password")
+    if not errors and new_password != confirm:
+        errors["confirm"] = ["两次输入的新密码不一致"]
+    if not errors:
+        try:
+            _hasher.verify(officer.password_hash, new_password)
+            errors["new_password"] = ["新密码不能与原密码相同"]
+        except (VerificationError, InvalidHashError):
+            pass
+    if errors:
+        raise ValidationFailed(errors=errors)
+    officer.password_hash = _hasher.hash(new_password)
+    officer.must_change_password = False
+    ended = portal_sessions.revoke_officer_sessions(officer.id, "password_changed", keep_id=current_session_id)
+    audit.record(
+        actor,
+        "officer.password_change",
+        officer,
+        region=officer.region_code,
+        changes={"password_hash": ["***", "***"]},
+        sessions_ended=ended,
+    )
+    return ended
 
 
 def officer_totp(officer: Officer) -> pyotp.TOTP:

@@ -14,3 +14,11 @@ class TotpForm(FlaskForm):
     code = StringField(
         "动态验证码", validators=[DataRequired("请输入动态验证码"), Regexp(r"^\d{6}$", message="动态验证码为6位数字")]
     )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("当前密码", validators=[DataRequired("请输入当前密码"), Length(max=200)])
+    new_password = PasswordField(
+        "新密码", validators=[DataRequired("请输入新密码"), Length(min=12, max=200, message="密码至少12位")]
+    )
+    confirm = PasswordField("再次输入新密码", validators=[DataRequired("请再次输入新密码"), Length(max=200)])

@@ -15,6 +15,7 @@ from core.errors import DomainError
 from core.regions import services as regions
 from portal.exports import xlsx_response
 from portal.feedback import flash_error
+from portal.redirects import safe_target
 
 bp = Blueprint("portal_queue", __name__, url_prefix="/portal", template_folder="../templates")
 
@@ -81,18 +82,14 @@ def index():
 @bp.route("/queue/assign", methods=["POST"])
 def assign():
     case_ids = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+    back = safe_target(request.form.get("back"), url_for("portal_queue.index"))
     try:
         count = queues.assign(g.actor, case_ids, request.form.get("officer_id", type=int) or 0)
     except DomainError as err:
         flash_error(err)
-        return redirect(request.form.get("back") or url_for("portal_queue.index")), 303
+        return redirect(back, 303)
     flash(f"已分配{count}件", "info")
-    return redirect(
-        request.form.get("back")
-        if (request.form.get("back") or "").startswith("/portal")
-        else url_for("portal_queue.index"),
-        303,
-    )
+    return redirect(back, 303)
 
 
 @bp.route("/cases/<int:case_id>")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
+from core.accounts import portal_sessions
 from core.database import commit
 from core.idempotency import services as idem
 
@@ -10,5 +11,13 @@ from core.idempotency import services as idem
 @shared_task(name="maintenance.purge_idempotency_records", acks_late=True)
 def purge_idempotency_records() -> int:
     removed = idem.purge_expired(current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    commit()
+    return removed
+
+
+@shared_task(name="maintenance.purge_portal_sessions", acks_late=True)
+def purge_portal_sessions() -> int:
+    """Delete ended portal sessions (logged out, revoked, idle or past their absolute lifetime)."""
+    removed = portal_sessions.purge(portal_sessions.SessionPolicy.from_config(current_app.config))
     commit()
     return removed
