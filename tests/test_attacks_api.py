@@ -4,6 +4,7 @@ asserts the safe outcome. PDFs are crafted with pikepdf itself; the 5xx inputs a
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from datetime import date
 
@@ -235,3 +236,310 @@ def test_attachments_and_photos_are_downloads_never_inline(client, app, draft):
     assert submitted_photo.status_code == 200
     assert submitted_photo.headers["Content-Disposition"].startswith("attachment;")
     assert submitted_photo.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- inputs that used to answer 5xx ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number", [str(2**31), str(2**63), "1" + "0" * 30, "9" * 5000], ids=["2^31", "2^63", "10^30", "5000-digits"]
+)
+def test_huge_path_ids_are_404(client, app, draft, number):
+    headers, app_id = draft
+    for path in (
+        f"/api/v1/applications/{number}",
+        f"/api/v1/applications/{number}/attachments",
+        f"/api/v1/applications/{app_id}/attachments/{number}",
+        f"/api/v1/reports/{number}",
+        f"/api/v1/applications/{app_id}/authorizations/{number}/qrcode",
+    ):
+        resp = client.get(path, headers=headers)
+        assert resp.status_code in (404, 405), (path, resp.status_code)
+        if resp.status_code == 404:
+            assert resp.get_json()["message"] == "未找到该资源"
+    officer = app.test_client()
+    portal_login(officer, "attack_ids", make_officer(app, "attack_ids", "township_officer", "360124100"))
+    assert officer.get(f"/portal/applications/{number}").status_code == 404
+    # the largest id the database holds still reaches the handler (and is simply not found)
+    assert client.get(f"/api/v1/applications/{2**31 - 1}", headers=headers).status_code == 404
+
+
+def test_path_id_bound_is_documented(client):
+    spec = client.get("/api/openapi.json").get_json()
+    (param,) = [p for p in spec["paths"]["/api/v1/applications/{application_id}"]["parameters"]]
+    assert param["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=1000000000000000000000", "page"),
+        (f"page={10**30}", "page"),
+        ("page=0", "page"),
+        ("page=-3", "page"),
+        ("page_size=1000000000000000000000", "page_size"),
+        ("page_size=-1", "page_size"),
+        ("page_size=0", "page_size"),
+        ("page_size=101", "page_size"),
+        ("page=abc", "page"),
+    ],
+)
+def test_out_of_range_pages_are_422_in_chinese(client, draft, query, field):
+    headers, _ = draft
+    for path in ("/api/v1/applications", "/api/v1/reports", "/api/v1/demo/cases"):
+        resp = client.get(f"{path}?{query}", headers=headers)
+        assert resp.status_code == 422, (path, query, resp.get_json())
+        body = resp.get_json()
+        assert re.search(r"[\u4e00-\u9fff]", body["errors"][field][0]), body
+
+
+def test_the_last_allowed_page_is_an_empty_page(client, draft):
+    from miniprogram_api.pagination import MAX_PAGE
+
+    headers, _ = draft
+    resp = client.get(f"/api/v1/applications?page={MAX_PAGE}&page_size=100", headers=headers)
+    assert resp.status_code == 200 and resp.get_json() == []
+    assert client.get(f"/api/v1/applications?page={MAX_PAGE + 1}", headers=headers).get_json()["errors"] == {
+        "page": [f"页码应在1到{MAX_PAGE}之间"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"assets": [{"kind": "housing", "value_yuan": "1000000000000"}]}, "value_yuan", "金额应在0到1000亿元之间"),
+        ({"assets": [{"kind": "housing", "value_yuan": "1e40"}]}, "value_yuan", None),
+        ({"assets": [{"kind": "housing", "value_yuan": "1e100000"}]}, "value_yuan", None),
+        ({"assets": [{"kind": "housing", "value_yuan": "-1"}]}, "value_yuan", None),
+        ({"assets": [{"kind": "housing", "area_sqm": "100000000"}]}, "area_sqm", None),
+        ({"assets": [{"kind": "car", "quantity": 2**31}]}, "quantity", None),
+        ({"incomes": [{"category": "wages", "monthly_amount": "10000000000"}]}, "monthly_amount", None),
+        ({"incomes": [{"category": "wages", "monthly_amount": "1", "member_index": 2**31}]}, "member_index", None),
+        ({"incomes": [{"category": "wages", "monthly_amount": "1", "member_index": 10**30}]}, "member_index", None),
+        ({"members": [{"name": "甲", "disability_grade": 2**15}]}, "disability_grade", None),
+    ],
+)
+def test_numbers_beyond_their_column_are_422(client, draft, change, field, message):
+    headers, app_id = draft
+    resp = client.patch(f"/api/v1/applications/{app_id}", headers=headers, json=change)
+    assert resp.status_code == 422, resp.get_json()
+    (section,) = change
+    errors = resp.get_json()["errors"][section]["0"][field]
+    assert re.search(r"[\u4e00-\u9fff]", errors[0]), errors
+    if message:
+        assert errors == [message]
+
+
+def test_the_largest_money_amounts_are_stored(client, draft):
+    headers, app_id = draft
+    body = {
+        "assets": [{"kind": "housing", "value_yuan": "100000000000.00", "area_sqm": "100000", "quantity": 1000}],
+        "incomes": [{"category": "wages", "monthly_amount": "10000000.00", "member_index": 0}],
+    }
+    resp = client.patch(f"/api/v1/applications/{app_id}", headers=headers, json=body)
+    assert resp.status_code == 200, resp.get_json()
+    stored = client.get(f"/api/v1/applications/{app_id}", headers=headers).get_json()
+    assert stored["assets"][0]["value_yuan"] == "100000000000.00"
+    assert stored["incomes"][0]["monthly_amount"] == "10000000.00"
+
+
+def test_correction_attachment_ids_beyond_integer_are_422(client, draft):
+    headers, app_id = draft
+    resp = client.post(
+        f"/api/v1/applications/{app_id}/corrections", headers=headers, json={"attachment_ids": [2**63, 10**30]}
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"]["attachment_ids"] == {"0": ["材料编号不正确"], "1": ["材料编号不正确"]}
+
+
+@pytest.mark.parametrize("depth", [100_000, 5_000])
+def test_deeply_nested_json_is_400(client, draft, depth):
+    headers, app_id = draft
+    for opener, closer in (("[", "]"), ('{"a":', "}")):
+        body = opener * depth + "1" + closer * depth
+        for method, path in (
+            ("POST", "/api/v1/applications"),
+            ("PATCH", f"/api/v1/applications/{app_id}"),
+            ("POST", "/api/v1/reports"),
+            ("POST", "/api/v1/auth/sms/verify"),
+        ):
+            resp = client.open(path, method=method, headers=headers, data=body, content_type="application/json")
+            assert resp.status_code == 400, (path, resp.status_code, resp.get_data(as_text=True)[:200])
+            assert resp.get_json() == {"code": 400, "status": "bad_request", "message": "请求体嵌套层级过深，无法解析"}
+
+
+def test_recursion_in_the_code_is_still_a_500(client, monkeypatch):
+    """Only a body the parser cannot follow is the client's fault; a RecursionError of ours stays 500."""
+    from core.regions import services as regions
+
+    def runaway(parent_code):
+        return runaway(parent_code)
+
+    monkeypatch.setattr(regions, "list_children", runaway)
+    resp = client.get("/api/v1/regions?parent=36")
+    assert resp.status_code == 500 and resp.get_json()["status"] == "internal_error"
+
+
+def test_405_says_which_methods_are_allowed(client, app, draft):
+    headers, app_id = draft
+    resp = client.put(f"/api/v1/applications/{app_id}", headers=headers, json={})
+    assert resp.status_code == 405
+    assert set(resp.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}
+    assert resp.get_json()["message"] == "不支持该请求方法"
+    resp = client.delete("/api/v1/regions")
+    assert resp.status_code == 405 and set(resp.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    officer = app.test_client()
+    portal_login(officer, "attack_405", make_officer(app, "attack_405", "township_officer", "360124100"))
+    page = officer.get("/portal/logout")
+    assert page.status_code == 405 and set(page.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+# --- Retry-After ---------------------------------------------------------------------------------
+
+
+def _send_code(client, phone: str):
+    return client.post("/api/v1/auth/sms/send", json={"phone": phone})
+
+
+def test_retry_after_matches_the_message_and_200s_carry_none(client):
+    first = _send_code(client, "13900091000")
+    assert first.status_code == 200
+    assert "Retry-After" not in first.headers  # Flask-Limiter used to add its IP window (3,599 s) here
+    again = _send_code(client, "13900091000")
+    assert again.status_code == 429
+    wait = int(again.headers["Retry-After"])
+    assert 0 < wait <= 60
+    assert again.get_json()["message"] == f"验证码已发送，请{wait}秒后再试"
+
+
+def test_daily_sms_limit_says_when_it_frees_up(client, app):
+    from datetime import timedelta
+
+    from core import clock
+
+    limit = app.config["SMS_DAILY_LIMIT_PER_PHONE"]
+    for n in range(limit):
+        clock.set_offset(timedelta(minutes=2 * n))
+        assert _send_code(client, "13900091001").status_code == 200
+    clock.set_offset(timedelta(minutes=2 * limit))
+    resp = _send_code(client, "13900091001")
+    assert resp.status_code == 429 and resp.get_json()["status"] == "sms_daily_limit"
+    wait = int(resp.headers["Retry-After"])
+    # the first code ages out of the 24 h window 24 h after it was sent, i.e. 24 h - 2·limit minutes from now
+    assert abs(wait - (24 * 3600 - 2 * limit * 60)) <= 2
+    assert resp.get_json()["message"] == f"今日获取验证码次数已达上限，请{clock.wait_text(wait)}后再试"
+
+
+def test_report_cap_retry_after_matches_the_message(client, app):
+    from core import clock
+
+    headers = bound_citizen(client, "13900091002", "孙某", id_number(date(1990, 2, 2), 41))
+    body = {"category": "other", "township_code": "360124100"}
+    for n in range(3):
+        ok = client.post("/api/v1/reports", headers=headers, json={**body, "person_name": f"乙{n}"})
+        assert ok.status_code == 201 and "Retry-After" not in ok.headers
+    resp = client.post("/api/v1/reports", headers=headers, json=body)
+    assert resp.status_code == 429
+    wait = int(resp.headers["Retry-After"])
+    assert 23 * 3600 < wait <= 24 * 3600 + 1
+    assert f"请{clock.wait_text(wait)}后再试" in resp.get_json()["message"]
+
+
+def test_the_ip_limit_keeps_its_own_retry_after(client, app):
+    app.config["SMS_SEND_IP_LIMIT"] = "2 per minute"
+    try:
+        for n in range(2):
+            assert _send_code(client, f"1390009110{n}").status_code == 200
+        resp = _send_code(client, "13900091109")
+    finally:
+        app.config["SMS_SEND_IP_LIMIT"] = "20 per hour"
+    assert resp.status_code == 429 and resp.get_json()["message"] == "操作过于频繁，请稍后再试"
+    assert 0 < int(resp.headers["Retry-After"]) <= 60
+
+
+# --- reporter roles stay in their region -----------------------------------------------------------
+
+
+def _grid_worker(client, app, phone: str, region: str) -> dict[str, str]:
+    headers = bound_citizen(client, phone, "网格员乙", id_number(date(1984, 4, 4), int(phone[-3:]) % 997))
+    result = app.test_cli_runner().invoke(
+        args=["users", "grant-role", "--phone", phone, "--role", "grid_worker", "--region", region]
+    )
+    assert result.exit_code == 0, result.output
+    return headers
+
+
+def test_a_reporter_role_counts_only_inside_its_region(client, app):
+    from sqlalchemy import select
+
+    from core.casework.models import Case
+    from core.database import db
+
+    headers = _grid_worker(client, app, "13900092000", "360124100")  # 民和镇
+    inside = client.post("/api/v1/reports", headers=headers, json={"category": "other", "township_code": "360124100"})
+    assert inside.status_code == 201 and inside.get_json()["reporter_role"] == "grid_worker"
+
+    # claiming the role elsewhere is refused, with the place the role holds for
+    claimed = client.post(
+        "/api/v1/reports",
+        headers=headers,
+        json={"category": "other", "township_code": "360124101", "as_role": "grid_worker"},
+    )
+    assert claimed.status_code == 422
+    assert claimed.get_json()["errors"] == {
+        "township_code": ["您的网格员身份仅限在民和镇范围内报告；其他地方请以居民身份报告"]
+    }
+    # without a claim it is filed as a resident's report: resident priority, resident cap
+    plain = client.post("/api/v1/reports", headers=headers, json={"category": "other", "township_code": "360124101"})
+    assert plain.status_code == 201 and plain.get_json()["reporter_role"] == "resident"
+    with app.app_context():
+        priorities = dict(
+            db.session.execute(select(Case.township_code, Case.priority).where(Case.subject_type == "report")).all()
+        )
+        db.session.remove()
+    assert priorities == {"360124100": 3, "360124101": 0}
+
+
+def test_a_county_wide_role_covers_its_townships(client, app):
+    headers = _grid_worker(client, app, "13900092001", "360124")
+    for township in ("360124100", "360124101"):
+        resp = client.post("/api/v1/reports", headers=headers, json={"category": "other", "township_code": township})
+        assert resp.get_json()["reporter_role"] == "grid_worker"
+    other_county = client.post(
+        "/api/v1/reports", headers=headers, json={"category": "other", "township_code": "360121100"}
+    )
+    assert other_county.get_json()["reporter_role"] == "resident"
+
+
+# --- SQL parameters stay out of logs and error output -----------------------------------------------
+
+
+def test_sql_parameters_never_reach_logs_or_responses(client, app, monkeypatch, caplog):
+    from sqlalchemy import text
+
+    from core.database import db
+    from core.regions import services as regions
+
+    secret = "360124197001010011-SECRET"
+
+    def failing(parent_code):
+        db.session.execute(text("INSERT INTO no_such_table (x) VALUES (:secret)"), {"secret": secret})
+
+    monkeypatch.setattr(regions, "list_children", failing)
+    with caplog.at_level("DEBUG"):
+        resp = client.get("/api/v1/regions?parent=36")
+    assert resp.status_code == 500 and secret not in resp.get_data(as_text=True)
+    logged = "\n".join(r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in caplog.records)
+    assert "database error" in logged
+    assert secret not in logged and secret not in caplog.text
+    with app.app_context():
+        assert db.engine.hide_parameters is True
+        try:
+            db.session.execute(text("INSERT INTO no_such_table (x) VALUES (:secret)"), {"secret": secret})
+        except Exception as err:  # noqa: BLE001
+            assert secret not in str(err) and "hidden" in str(err)
+        else:
+            pytest.fail("statement should fail")
+        finally:
+            db.session.rollback()
+            db.session.remove()
