@@ -543,3 +543,126 @@ def test_sql_parameters_never_reach_logs_or_responses(client, app, monkeypatch, 
         finally:
             db.session.rollback()
             db.session.remove()
+
+
+# --- the app's database role owns nothing (PostgreSQL) ----------------------------------------------
+
+
+def _flask_db(env: dict[str, str], *args: str):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
+        cwd=ROOT,
+        env={**os.environ, "APP_ENV": "testing", **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.postgres
+def test_app_role_cannot_truncate_alter_or_drop_the_audit_log(app):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from tests.conftest import (
+        RUN_ID,
+        drop_postgres_database,
+        postgres_reachable,
+        postgres_server_url,
+        scratch_database_url,
+        unavailable,
+    )
+    from wsgi import activate, create_app
+
+    server = postgres_server_url()
+    if not postgres_reachable(server):
+        unavailable(f"PostgreSQL not reachable at {server}")
+    role = "relieflink_app_" + re.sub(r"[^a-z0-9_]", "_", RUN_ID.lower())
+    url = scratch_database_url(server, "relieflink_role_test")
+    role_url = make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+    owner = create_engine(url)
+    engines = [owner]
+    try:
+        upgraded = _flask_db({"DATABASE_URL": url}, "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+        for _ in range(2):  # idempotent
+            granted = _flask_db({"DATABASE_URL": url}, "grant-app-role", "--role", role)
+            assert granted.returncode == 0, granted.stderr[-2000:]
+        assert "REVOKE UPDATE, DELETE ON audit_log" in granted.stdout
+
+        as_app = create_engine(role_url)
+        engines.append(as_app)
+        with as_app.begin() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar() == role
+            conn.execute(text("INSERT INTO audit_log (at, actor_kind, action) VALUES (now(), 'system', 'probe')"))
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 1
+        forbidden = [
+            "TRUNCATE audit_log",
+            "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete",
+            "DROP TRIGGER audit_log_no_update_delete ON audit_log",
+            "DROP TABLE audit_log",
+            "UPDATE audit_log SET action = 'changed'",
+            "DELETE FROM audit_log",
+            "TRUNCATE users CASCADE",
+            "DROP TABLE users CASCADE",
+            "ALTER TABLE users ADD COLUMN sneaky text",
+            "CREATE TABLE sneaky (id int)",
+            "INSERT INTO alembic_version VALUES ('0000')",
+            "DELETE FROM alembic_version",
+        ]
+        for statement in forbidden:
+            with pytest.raises(DBAPIError, match=r"permission denied|must be owner"), as_app.begin() as conn:
+                conn.execute(text(statement))
+
+        # the app itself works as that role: log-in, real name, a draft with its household, edit, delete
+        role_app = create_app("testing", DATABASE_URL=role_url)
+        try:
+            with role_app.app_context():
+                from core.database import commit
+                from core.regions import services as region_services
+
+                region_services.load_demo_regions()
+                commit()
+            client = role_app.test_client()
+            headers = bound_citizen(client, "13900093000", *PERSON)
+            created = client.post("/api/v1/applications", headers=headers, json=draft_body(*PERSON))
+            assert created.status_code == 201, created.get_json()
+            app_id = created.get_json()["id"]
+            edited = client.patch(f"/api/v1/applications/{app_id}", headers=headers, json={"residence_address": "新址"})
+            assert edited.status_code == 200
+            assert upload(client, headers, app_id, "hukou", pdf_bytes(), "hukou.pdf").status_code == 201
+            assert client.delete(f"/api/v1/applications/{app_id}", headers=headers).status_code == 204
+        finally:
+            activate(app)
+            with role_app.app_context():
+                from core.database import db
+
+                db.engine.dispose()
+        with owner.connect() as conn:
+            actions = set(conn.execute(text("SELECT action FROM audit_log")).scalars())
+        assert {"probe", "auth.login", "user.real_name_bind"} <= actions
+
+        # migrations need the owner: as the app role they fail, with MIGRATION_DATABASE_URL they run
+        as_role = _flask_db({"DATABASE_URL": role_url}, "downgrade")
+        assert as_role.returncode != 0 and "must be owner" in as_role.stderr
+        for step in (("downgrade",), ("upgrade",), ("grant-app-role", "--role", role)):
+            ran = _flask_db({"DATABASE_URL": role_url, "MIGRATION_DATABASE_URL": url}, *step)
+            assert ran.returncode == 0, (step, ran.stderr[-2000:])
+        with as_app.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() >= 1
+    finally:
+        for engine in engines:
+            engine.dispose()
+        drop_postgres_database(url)
+        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
