@@ -4,7 +4,10 @@ asserts the safe outcome. PDFs are crafted with pikepdf itself; the 5xx inputs a
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import zlib
 from datetime import date
 
@@ -13,6 +16,18 @@ import pytest
 from PIL import Image
 
 from core.files import storage
+
+# imported at collection, like the other PostgreSQL tests: importing tests.conftest again during the run
+# would re-execute it (and re-create the suite's own database)
+from tests.conftest import (
+    ROOT,
+    RUN_ID,
+    drop_postgres_database,
+    postgres_reachable,
+    postgres_server_url,
+    scratch_database_url,
+    unavailable,
+)
 from tests.helpers import (
     bound_citizen,
     draft_body,
@@ -549,12 +564,6 @@ def test_sql_parameters_never_reach_logs_or_responses(client, app, monkeypatch, 
 
 
 def _flask_db(env: dict[str, str], *args: str):
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
         cwd=ROOT,
@@ -571,14 +580,6 @@ def test_app_role_cannot_truncate_alter_or_drop_the_audit_log(app):
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
-    from tests.conftest import (
-        RUN_ID,
-        drop_postgres_database,
-        postgres_reachable,
-        postgres_server_url,
-        scratch_database_url,
-        unavailable,
-    )
     from wsgi import activate, create_app
 
     server = postgres_server_url()
@@ -666,3 +667,16 @@ def test_app_role_cannot_truncate_alter_or_drop_the_audit_log(app):
         with admin.connect() as conn:
             conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
+
+
+@pytest.mark.parametrize("depth", [50, 400, 900])
+def test_nesting_the_parser_can_follow_is_still_4xx_inside_real_fields(client, draft, depth):
+    headers, app_id = draft
+    nested = "[" * depth + "1" + "]" * depth
+    for field in ("members", "incomes", "residence_address", "hardship_reason"):
+        body = '{"' + field + '": ' + nested + "}"
+        resp = client.patch(
+            f"/api/v1/applications/{app_id}", headers=headers, data=body, content_type="application/json"
+        )
+        assert 400 <= resp.status_code < 500, (field, depth, resp.status_code)
+        assert re.search(r"[\u4e00-\u9fff]", resp.get_json()["message"])
