@@ -26,6 +26,9 @@ class BaseConfig:
     APP_ENV = "development"
     # --- storage -----------------------------------------------------------------------
     DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'relieflink.db'}"
+    # `flask db …` (migrations, grant-app-role) connect with this URL when it is set: the owner of the
+    # tables, while DATABASE_URL names the app's least-privilege role (docs/deployment.md)
+    MIGRATION_DATABASE_URL = None
     STORAGE_DIR = str(INSTANCE_DIR / "storage")
     # --- secrets (development defaults; production must set them) -------------------------
     SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - development default; production refuses it

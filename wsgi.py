@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 import config as config_module
 from core import crypto, workdays
@@ -41,6 +42,23 @@ from core.reports import models as _report_models  # noqa: F401
 
 migrate = Migrate()
 log = logging.getLogger("relieflink")
+
+INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` for every route: 0 … 2³¹-1. A larger number matches no route (404) instead of
+    reaching the database as an out-of-range parameter (a 500 on PostgreSQL)."""
+
+    def __init__(
+        self,
+        map: Any,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = INT_ID_MAX,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 @event.listens_for(Engine, "connect")
@@ -158,12 +176,16 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     workflows.validate_all()  # a broken workflow definition stops start-up
 
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.from_object(cfg)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the portal guard checks every portal form
     app.json.ensure_ascii = False
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    # SQL parameters (ID numbers, phone numbers, names) never reach logs or error text
+    engine_options: dict[str, Any] = {"hide_parameters": True}
     if app.config["DATABASE_URL"].startswith("postgresql"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+        engine_options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if app.config["DATABASE_URL"].startswith("sqlite:///"):

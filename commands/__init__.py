@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
+    import commands.database  # noqa: F401  (adds `grant-app-role` to Flask-Migrate's `db` group)
     from commands.demo import demo_cli
     from commands.identity import authorizations_cli, identity_cli
     from commands.programs import programs_cli

@@ -26,3 +26,13 @@ def set_offset(delta: timedelta) -> None:
 
 def to_local(value: datetime) -> datetime:
     return value.astimezone(SHANGHAI)
+
+
+def wait_text(seconds: int) -> str:
+    """A wait in plain Chinese, rounded up: the same number a Retry-After header carries."""
+    seconds = max(int(seconds), 1)
+    if seconds < 60:
+        return f"{seconds}秒"
+    if seconds < 3600:
+        return f"{-(-seconds // 60)}分钟"
+    return f"{-(-seconds // 3600)}小时"

@@ -16,6 +16,14 @@ logger = logging.getLogger("alembic.env")
 
 
 def get_engine():
+    # Migrations run as the owner of the tables: MIGRATION_DATABASE_URL when set (the app itself
+    # connects with DATABASE_URL as a role that owns nothing; see docs/deployment.md).
+    owner_url = current_app.config.get("MIGRATION_DATABASE_URL")
+    if owner_url:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        return create_engine(owner_url, poolclass=NullPool, hide_parameters=True)
     return current_app.extensions["migrate"].db.engine
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from miniprogram_api.errors import ReliefApi, register_domain_errors
+from miniprogram_api.errors import ReliefApi, install_retry_after, register_domain_errors
 from miniprogram_api.extensions import limiter
+from miniprogram_api.pagination import PAGINATION_PARSER
 from miniprogram_api.security import install_authentication
 
 
@@ -43,6 +44,7 @@ def init_api(app: Flask) -> Api:
             "security": [{"bearerAuth": []}],
         },
     )
+    install_retry_after(app)  # before the limiter: runs after its header hook
     limiter.init_app(app)
 
     from miniprogram_api.applications.routes import blp as applications_blp
@@ -55,7 +57,7 @@ def init_api(app: Flask) -> Api:
     from miniprogram_api.reports.routes import blp as reports_blp
     from miniprogram_api.system.routes import blp as system_blp
 
-    for blp in (
+    blueprints = [
         system_blp,
         regions_blp,
         auth_blp,
@@ -64,10 +66,12 @@ def init_api(app: Flask) -> Api:
         applications_blp,
         reports_blp,
         authorizations_blp,
-    ):
-        api.register_blueprint(blp)
+    ]
     if app.config["DEMO_ENDPOINTS_ENABLED"]:
-        api.register_blueprint(cases_blp)
+        blueprints.append(cases_blp)
+    for blp in blueprints:
+        blp.PAGINATION_ARGUMENTS_PARSER = PAGINATION_PARSER  # read per request by @blp.paginate()
+        api.register_blueprint(blp)
 
     if docs:
         from swagger_ui_bundle import swagger_ui_path

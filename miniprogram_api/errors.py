@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import traceback
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, g, render_template, request
 from flask_smorest import Api
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import fields
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -132,7 +135,7 @@ class ReliefApi(Api):
         if status >= 500:
             log.error("HTTP %s on %s %s", status, request.method, request.path)
         if not _is_api_request():
-            return _portal_error_page(status)
+            return _portal_error_page(status, _protocol_headers(error))
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         if isinstance(errors, dict):
@@ -143,14 +146,48 @@ class ReliefApi(Api):
         message = data.get("message") if isinstance(data.get("message"), str) else None
         if message is None or not re.search(r"[\u4e00-\u9fff]", message):
             message = HTTP_MESSAGES.get(status, "请求失败")
-        headers = data.get("headers") or {}
+        headers = dict(data.get("headers") or {})
+        headers.update(_protocol_headers(error))
         if status == 401:
             headers.setdefault("WWW-Authenticate", 'Bearer realm="relieflink"')
         return error_payload(status, reason, message, errors), status, headers
 
 
-def _portal_error_page(status: int) -> tuple[str, int]:
-    return render_template("errors/error.html", status=status, message=HTTP_MESSAGES.get(status, "请求失败")), status
+def _protocol_headers(error: HTTPException) -> dict[str, str]:
+    """Headers the status itself calls for (``Allow`` on a 405), without werkzeug's Content-Type."""
+    return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+
+
+def _portal_error_page(status: int, headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str]]:
+    page = render_template("errors/error.html", status=status, message=HTTP_MESSAGES.get(status, "请求失败"))
+    return page, status, headers or {}
+
+
+def _body_nested_too_deep() -> bool:
+    """True when the request body is JSON nested deeper than the parser can follow."""
+    try:
+        json.loads(request.get_data(cache=True) or b"null")
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+def _log_unexpected(err: Exception) -> None:
+    if isinstance(err, DBAPIError):
+        # the driver's text may quote values (``DETAIL: Key (id_number)=(…)``): log where, not what
+        frames = "".join(traceback.format_tb(err.__traceback__))
+        log.error(
+            "database error %s (SQLSTATE %s) on %s %s\n%s",
+            type(err.orig).__name__ if err.orig is not None else type(err).__name__,
+            getattr(err.orig, "sqlstate", None) or "unknown",
+            request.method,
+            request.path,
+            frames,
+        )
+        return
+    log.exception("unhandled error on %s %s", request.method, request.path)
 
 
 def register_domain_errors(app: Flask, api: Api) -> None:
@@ -165,6 +202,7 @@ def register_domain_errors(app: Flask, api: Api) -> None:
         headers = {}
         if isinstance(err, RateLimited) and err.retry_after:
             headers["Retry-After"] = str(err.retry_after)
+            g.domain_retry_after = err.retry_after  # wins over Flask-Limiter's window (see below)
         if err.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
         return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers
@@ -177,7 +215,13 @@ def register_domain_errors(app: Flask, api: Api) -> None:
     def _unexpected(err: Exception):
         if isinstance(err, HTTPException):
             return api.handle_http_exception(err)
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        if isinstance(err, RecursionError) and _body_nested_too_deep():
+            # 100 000 levels of "[": the JSON parser gives up with RecursionError, not ValueError
+            rollback()
+            if not _is_api_request():
+                return _portal_error_page(400)
+            return error_payload(400, "bad_request", "请求体嵌套层级过深，无法解析"), 400
+        _log_unexpected(err)
         rollback()
         if not _is_api_request():
             return _portal_error_page(500)
@@ -190,3 +234,19 @@ def register_domain_errors(app: Flask, api: Api) -> None:
             return _portal_error_page(429)
         resp = api.handle_http_exception(err)
         return resp
+
+
+def install_retry_after(app: Flask) -> None:
+    """Make ``Retry-After`` say what the message says. Call before ``limiter.init_app``: after-request
+    hooks run in reverse order, so this one runs after Flask-Limiter's, which writes the IP window's
+    reset (e.g. 3,599 s) on every response of a limited route, 200s included, and overrides a domain
+    error's shorter wait with it."""
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        domain_wait = g.pop("domain_retry_after", None)
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        elif domain_wait is not None:
+            response.headers["Retry-After"] = str(domain_wait)
+        return response

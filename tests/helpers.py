@@ -112,10 +112,22 @@ def png_bytes(size: tuple[int, int] = (32, 32)) -> bytes:
     return out.getvalue()
 
 
-PDF_BYTES = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+def pdf_bytes(change=None, **save_options) -> bytes:
+    """A real one-page PDF written by pikepdf; ``change(pdf)`` may add to it before it is saved."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    if change is not None:
+        change(pdf)
+    out = io.BytesIO()
+    pdf.save(out, **save_options)
+    return out.getvalue()
+
+
+PDF_BYTES = pdf_bytes()
 
 
 def upload(client, headers, application_id: int, material: str, data: bytes, filename: str = "photo.jpg"):

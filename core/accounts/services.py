@@ -51,13 +51,21 @@ def send_login_code(phone: str, *, ip: str | None, policy: SmsPolicy) -> str:
     if last is not None and (now - last.created_at).total_seconds() < policy.resend_seconds:
         wait = policy.resend_seconds - int((now - last.created_at).total_seconds())
         raise RateLimited(f"验证码已发送，请{wait}秒后再试", retry_after=wait, code="sms_too_soon")
-    sent_today = db.session.scalar(
-        select(func.count())
-        .select_from(SmsCode)
-        .where(SmsCode.phone == phone, SmsCode.created_at >= now - timedelta(days=1))
-    )
+    window = (SmsCode.phone == phone, SmsCode.created_at >= now - timedelta(days=1))
+    sent_today = db.session.scalar(select(func.count()).select_from(SmsCode).where(*window))
     if sent_today >= policy.daily_limit:
-        raise RateLimited("今日获取验证码次数已达上限，请明天再试", retry_after=3600, code="sms_daily_limit")
+        # a rolling 24 h window: a code may be asked again once enough of the counted ones age out
+        frees_up = db.session.scalar(
+            select(SmsCode.created_at)
+            .where(*window)
+            .order_by(SmsCode.created_at)
+            .offset(sent_today - policy.daily_limit)
+            .limit(1)
+        )
+        wait = max(int((frees_up + timedelta(days=1) - now).total_seconds()) + 1, 1)
+        raise RateLimited(
+            f"今日获取验证码次数已达上限，请{clock.wait_text(wait)}后再试", retry_after=wait, code="sms_daily_limit"
+        )
     code = f"{secrets.randbelow(10**6):06d}"
     db.session.add(
         SmsCode(

@@ -1,4 +1,5 @@
-"""Uploaded files: type by magic bytes, size cap, images re-encoded without EXIF, server-made names.
+"""Uploaded files: type by magic bytes, size cap, images re-encoded without EXIF, PDFs parsed and
+refused when they carry active content, server-made names.
 
 Files live under ``STORAGE_DIR`` behind this small interface, so an S3-compatible store can replace
 the local one later.
@@ -16,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import pikepdf
 from PIL import Image, ImageOps
 
 from core import clock
@@ -89,6 +91,91 @@ def _reencode(data: bytes, content_type: str, field: str) -> bytes:
     return out.getvalue()
 
 
+# Names that make a PDF do something on its own (scripts, actions run on open or on events, programs
+# launched, forms sent elsewhere) or carry other files. Checked as dictionary keys and as name values
+# (``/S /JavaScript``, ``/Type /EmbeddedFile``, ``/Subtype /RichMedia``) after qpdf has parsed the file,
+# so ``#xx`` name escapes, object streams and compressed object storage change nothing.
+PDF_ACTIVE_NAMES = frozenset(
+    {
+        "/JavaScript",
+        "/JS",
+        "/Launch",
+        "/AA",
+        "/EmbeddedFile",
+        "/EmbeddedFiles",
+        "/EF",
+        "/FileAttachment",
+        "/RichMedia",
+        "/XFA",
+        "/SubmitForm",
+        "/ImportData",
+        "/GoToR",
+        "/GoToE",
+    }
+)
+# /OpenAction is refused when it is an action (a dictionary). A destination (an array: "open at page 1,
+# fit width") is what most producers write, fpdf2 and office suites included, and does nothing else.
+PDF_OPEN_ACTION = "/OpenAction"
+PDF_ACTIVE_MESSAGE = "PDF文件包含脚本、自动操作、表单提交或嵌入文件，不能上传。请另存为普通PDF或拍照后上传"
+PDF_ENCRYPTED_MESSAGE = "PDF文件已加密或设有密码，请去除密码后重新上传"
+PDF_DAMAGED_MESSAGE = "PDF文件已损坏或无法解析，请重新导出后上传"
+
+
+def _active_pdf_name(obj: pikepdf.Object) -> str | None:
+    """The first forbidden name in ``obj`` and the direct objects inside it (indirect ones are
+    checked on their own: every object of the file is visited)."""
+    stack = [obj]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, pikepdf.Name):
+            if str(current) in PDF_ACTIVE_NAMES:
+                return str(current)
+            continue
+        if isinstance(current, (pikepdf.Dictionary, pikepdf.Stream)):
+            entries = current.stream_dict if isinstance(current, pikepdf.Stream) else current
+            for key in entries:
+                if key in PDF_ACTIVE_NAMES:
+                    return key
+                child = entries.get(key)
+                if key == PDF_OPEN_ACTION and not isinstance(child, pikepdf.Array):
+                    return key
+                if isinstance(child, pikepdf.Object) and not child.is_indirect:
+                    stack.append(child)
+        elif isinstance(current, pikepdf.Array):
+            stack.extend(c for c in current if isinstance(c, pikepdf.Object) and not c.is_indirect)
+    return None
+
+
+def _clean_pdf(data: bytes, field: str) -> bytes:
+    """Parse a PDF with qpdf and refuse it when it is encrypted, damaged or active; return it re-written
+    (only the objects the document uses, streams copied as they are: nothing is decompressed)."""
+    try:
+        pdf = pikepdf.open(io.BytesIO(data), attempt_recovery=False)
+    except pikepdf.PasswordError:
+        raise ValidationFailed(errors={field: [PDF_ENCRYPTED_MESSAGE]}) from None
+    except Exception:  # noqa: BLE001 - anything qpdf cannot read without repairing it is refused
+        raise ValidationFailed(errors={field: [PDF_DAMAGED_MESSAGE]}) from None
+    with pdf:
+        if pdf.is_encrypted:
+            raise ValidationFailed(errors={field: [PDF_ENCRYPTED_MESSAGE]})
+        try:
+            found = _active_pdf_name(pdf.trailer)
+            for obj in pdf.objects:
+                found = found or _active_pdf_name(obj)
+                if found:
+                    break
+            if not found:
+                out = io.BytesIO()
+                pdf.save(out, stream_decode_level=pikepdf.StreamDecodeLevel.none, deterministic_id=True)
+        except Exception:  # noqa: BLE001 - a broken object found while reading
+            raise ValidationFailed(errors={field: [PDF_DAMAGED_MESSAGE]}) from None
+        if found:
+            raise ValidationFailed(errors={field: [PDF_ACTIVE_MESSAGE]}, code="pdf_active_content")
+        if pdf.get_warnings():
+            raise ValidationFailed(errors={field: [PDF_DAMAGED_MESSAGE]})
+    return out.getvalue()
+
+
 def store_upload(
     data: bytes,
     filename: str | None,
@@ -106,10 +193,7 @@ def store_upload(
     if content_type is None or content_type not in allowed:
         kinds = "、".join(EXTENSIONS[t].upper() for t in allowed)
         raise ValidationFailed(errors={field: [f"只能上传{kinds}格式的文件"]})
-    if content_type in (JPEG, PNG):
-        data = _reencode(data, content_type, field)
-    elif b"/JavaScript" in data or b"/JS" in data:
-        raise ValidationFailed(errors={field: ["PDF文件包含脚本，不能上传"]})
+    data = _clean_pdf(data, field) if content_type == PDF else _reencode(data, content_type, field)
     today = clock.local_today()
     key = f"{area}/{today:%Y/%m}/{secrets.token_hex(16)}.{EXTENSIONS[content_type]}"
     path = root() / key

@@ -30,6 +30,7 @@ from core.reports.vocabulary import (
     COORDINATE_SYSTEMS,
     DEFAULT_DAILY_CAPS,
     OUTCOMES,
+    REPORTER_ROLES,
     ROLE_PRIORITY,
     STATUSES,
     URGENCY,
@@ -83,32 +84,55 @@ def set_contact_days(actor: Actor, county_code: str, urgent_days: int, normal_da
 # --- reporting -----------------------------------------------------------------------------------
 
 
-def _reporting_role(actor: Actor, requested: str | None) -> str:
+def _role_covers(actor: Actor, role: str, township_code: str, village_code: str | None) -> bool:
+    """A reporter role counts only inside the region it was granted for (that region and below)."""
+    region = actor.role_regions.get(role)
+    if not region:
+        return False
+    return township_code.startswith(region) or bool(village_code and village_code.startswith(region))
+
+
+def _reporting_role(actor: Actor, requested: str | None, township_code: str, village_code: str | None) -> str:
+    """The role a report is filed under. A role claimed with ``as_role`` outside its granted region is
+    refused; without ``as_role``, the highest role granted for that place is used, and outside every
+    granted region the report is filed as a plain resident's (resident cap and priority)."""
     held = [r for r in actor.roles if r in ROLE_PRIORITY and r != "resident"]
     if requested and requested != "resident":
         if requested not in held:
             raise ValidationFailed(errors={"as_role": ["您没有该报告人身份"]})
+        if not _role_covers(actor, requested, township_code, village_code):
+            region = actor.role_regions.get(requested) or ""
+            place = names_for({region}).get(region, "授权区域")
+            raise ValidationFailed(
+                errors={
+                    "township_code": [
+                        f"您的{REPORTER_ROLES[requested]}身份仅限在{place}范围内报告；其他地方请以居民身份报告"
+                    ]
+                },
+                code="reporter_outside_region",
+            )
         return requested
-    if requested == "resident" or not held:
+    in_region = [r for r in held if _role_covers(actor, r, township_code, village_code)]
+    if requested == "resident" or not in_region:
         return "resident"
-    return max(held, key=lambda r: ROLE_PRIORITY[r])
+    return max(in_region, key=lambda r: ROLE_PRIORITY[r])
 
 
 def _check_daily_cap(actor: Actor, role: str, caps: dict[str, int]) -> None:
-    since = clock.utcnow() - timedelta(days=1)
-    count = (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Report)
-            .where(Report.reporter_user_id == actor.id, Report.created_at >= since)
-        )
-        or 0
-    )
+    now = clock.utcnow()
+    window = (Report.reporter_user_id == actor.id, Report.created_at >= now - timedelta(days=1))
+    count = db.session.scalar(select(func.count()).select_from(Report).where(*window)) or 0
     cap = caps.get(role, DEFAULT_DAILY_CAPS[role])
     if count >= cap:
+        # a rolling 24 h window: the wait is until enough of the counted reports age out of it
+        frees_up = db.session.scalar(
+            select(Report.created_at).where(*window).order_by(Report.created_at).offset(count - cap).limit(1)
+        )
+        wait = max(int((frees_up + timedelta(days=1) - now).total_seconds()) + 1, 1) if frees_up else 3600
         raise RateLimited(
-            f"今日报告次数已达上限（{cap}次），如情况紧急请直接联系乡镇（街道）或拨打求助电话",
-            retry_after=3600,
+            f"今日报告次数已达上限（{cap}次），请{clock.wait_text(wait)}后再试；"
+            "如情况紧急请直接联系乡镇（街道）或拨打求助电话",
+            retry_after=wait,
             code="report_daily_cap",
         )
 
@@ -231,7 +255,7 @@ def _township_name(report: Report) -> str:
 
 def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -> tuple[Report, bool]:
     """File a report. Returns ``(report, is_duplicate)``."""
-    role = _reporting_role(actor, data.get("as_role"))
+    role = _reporting_role(actor, data.get("as_role"), data.get("township_code") or "", data.get("village_code"))
     errors = _validate(data)
     if errors:
         raise ValidationFailed(errors=errors)

@@ -16,6 +16,12 @@ from core.households.vocabulary import (
 from miniprogram_api.schemas import StrictSchema
 
 CODE = validate.Regexp(r"^\d{9}$|^\d{12}$", error="行政区划代码不正确")
+# Numbers are bounded to what their columns hold (core/households/models.py), so that no input
+# reaches the database as an overflow: Numeric(12, 2) monthly_amount, Numeric(10, 2) area_sqm,
+# Numeric(14, 2) value_yuan, INTEGER quantity / member_index / ids, SMALLINT disability_grade.
+MAX_MEMBERS = 30
+MAX_ASSET_VALUE_YUAN = 100_000_000_000  # 1000亿元, below Numeric(14, 2)'s 10¹²
+MAX_ID = 2**31 - 1
 
 
 def _choice(options: dict, message: str) -> validate.OneOf:
@@ -50,7 +56,7 @@ class IncomeIn(StrictSchema):
     )
     member_index = fields.Integer(
         allow_none=True,
-        validate=validate.Range(min=0, error="成员序号不正确"),
+        validate=validate.Range(min=0, max=MAX_MEMBERS - 1, error="成员序号不正确"),
         metadata={"description": "Index in `members` of the earner, if known"},
     )
     note = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -69,9 +75,12 @@ class AssetIn(StrictSchema):
         validate=validate.Range(min=0, max=100000, error="面积应在0到100000平方米之间"),
     )
     value_yuan = fields.Decimal(
-        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0, error="金额不能为负数")
+        allow_none=True,
+        places=2,
+        as_string=True,
+        validate=validate.Range(min=0, max=MAX_ASSET_VALUE_YUAN, error="金额应在0到1000亿元之间"),
     )
-    quantity = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1000))
+    quantity = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1000, error="数量应在0到1000之间"))
 
 
 class DraftFields(StrictSchema):
@@ -87,7 +96,7 @@ class DraftFields(StrictSchema):
     )
     members = fields.List(
         fields.Nested(MemberIn),
-        validate=validate.Length(max=30, error="家庭成员不能超过30人"),
+        validate=validate.Length(max=MAX_MEMBERS, error=f"家庭成员不能超过{MAX_MEMBERS}人"),
         metadata={"description": "Replaces the whole list"},
     )
     incomes = fields.List(
@@ -202,7 +211,10 @@ class WithdrawIn(StrictSchema):
 class CorrectionIn(StrictSchema):
     text = fields.String(load_default="", validate=validate.Length(max=1000, error="补正说明不能超过1000个字"))
     attachment_ids = fields.List(
-        fields.Integer(), load_default=list, metadata={"description": "Attachments uploaded for this correction"}
+        fields.Integer(validate=validate.Range(min=1, max=MAX_ID, error="材料编号不正确")),
+        load_default=list,
+        validate=validate.Length(max=50, error="一次最多补正50份材料"),
+        metadata={"description": "Attachments uploaded for this correction"},
     )
 
 

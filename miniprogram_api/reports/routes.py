@@ -105,4 +105,9 @@ class ReportPhoto(MethodView):
     def get(self, report_id: int, photo_id: int):
         """A photo of my report."""
         photo = reports.get_photo(reports.get_for_reporter(current_actor(), report_id), photo_id)
-        return send_file(storage.open_path(photo.storage_key), mimetype=photo.content_type)
+        return send_file(
+            storage.open_path(photo.storage_key),
+            mimetype=photo.content_type,
+            download_name=f"photo-{photo.id}.{storage.EXTENSIONS.get(photo.content_type, 'bin')}",
+            as_attachment=True,
+        )

@@ -142,7 +142,12 @@ def resolve_conflict(application_id: int, conflict_id: int):
 def attachment(application_id: int, attachment_id: int):
     app, _ = applications.get_for_officer(g.actor, application_id)
     item = applications.get_attachment(app, attachment_id)
-    return send_file(storage.open_path(item.storage_key), mimetype=item.content_type, download_name=item.original_name)
+    return send_file(
+        storage.open_path(item.storage_key),
+        mimetype=item.content_type,
+        download_name=item.original_name,
+        as_attachment=True,  # uploads are never rendered inline (nosniff is set for every response)
+    )
 
 
 STEP_ACTIONS = {

@@ -151,7 +151,12 @@ def duplicate(report_id: int):
 @bp.route("/reports/<int:report_id>/photos/<int:photo_id>")
 def photo(report_id: int, photo_id: int):
     item = reports.get_photo(reports.get_for_officer(g.actor, report_id), photo_id)
-    return send_file(storage.open_path(item.storage_key), mimetype=item.content_type)
+    return send_file(
+        storage.open_path(item.storage_key),
+        mimetype=item.content_type,
+        download_name=f"photo-{item.id}.{storage.EXTENSIONS.get(item.content_type, 'bin')}",
+        as_attachment=True,  # an <img> still shows it; opened directly it is a download, never inline
+    )
 
 
 @bp.route("/reporters", methods=["GET", "POST"])

@@ -1,0 +1,23 @@
+"""Page numbers stay within what a query can skip: ``?page=10^21`` is a 422, not an OFFSET overflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webargs.flaskparser import FlaskParser, abort
+
+MAX_PAGE = 100_000  # 100 000 pages of up to 100 items: far beyond any list a person pages through
+
+
+class BoundedPaginationParser(FlaskParser):
+    """flask-smorest's pagination parser, plus an upper bound on ``page`` (``page_size`` is already
+    bounded by the endpoint's maximum, and both by a lower bound of 1)."""
+
+    def parse(self, argmap: Any, req: Any = None, *args: Any, **kwargs: Any) -> Any:
+        params = super().parse(argmap, req, *args, **kwargs)
+        if params.page > MAX_PAGE:
+            abort(422, messages={"query": {"page": [f"页码应在1到{MAX_PAGE}之间"]}})
+        return params
+
+
+PAGINATION_PARSER = BoundedPaginationParser()
