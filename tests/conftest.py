@@ -26,9 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-_tmp = tempfile.mkdtemp(prefix="relieflink-test-")
-_requested_db = os.environ.get("DATABASE_URL", "")
-_requested_broker = os.environ.get("CELERY_BROKER_URL", "")
+# This module may be imported twice (as pytest's ``conftest`` and as ``tests.conftest`` by test modules):
+# the environment is set up once per process, so a second import never re-creates the test database.
+_FIRST_IMPORT = "RELIEFLINK_TEST_ENV" not in os.environ
+if _FIRST_IMPORT:
+    os.environ["RELIEFLINK_TEST_ENV"] = tempfile.mkdtemp(prefix="relieflink-test-")
+    os.environ["RELIEFLINK_TEST_REQUESTED_DB"] = os.environ.get("DATABASE_URL", "")
+    os.environ["RELIEFLINK_TEST_REQUESTED_BROKER"] = os.environ.get("CELERY_BROKER_URL", "")
+_tmp = os.environ["RELIEFLINK_TEST_ENV"]
+_requested_db = os.environ["RELIEFLINK_TEST_REQUESTED_DB"]
+_requested_broker = os.environ["RELIEFLINK_TEST_REQUESTED_BROKER"]
 os.environ["APP_ENV"] = "testing"
 os.environ["STORAGE_DIR"] = os.path.join(_tmp, "storage")
 os.environ.pop("CELERY_BROKER_URL", None)  # in-request tasks run eagerly; worker tests use a real broker
@@ -94,7 +101,7 @@ def postgres_reachable(url: str) -> bool:
         return False
 
 
-if _requested_db.startswith("postgresql"):
+if _requested_db.startswith("postgresql") and _FIRST_IMPORT:
     os.environ["DATABASE_URL"] = recreate_postgres_database(_requested_db)
 
 from core import clock  # noqa: E402

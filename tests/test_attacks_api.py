@@ -649,7 +649,7 @@ def test_app_role_cannot_truncate_alter_or_drop_the_audit_log(app):
                 db.engine.dispose()
         with owner.connect() as conn:
             actions = set(conn.execute(text("SELECT action FROM audit_log")).scalars())
-        assert {"probe", "auth.login", "user.real_name_bind"} <= actions
+        assert {"probe", "auth.login", "identity.claim", "identity.verified"} <= actions
 
         # migrations need the owner: as the app role they fail, with MIGRATION_DATABASE_URL they run
         as_role = _flask_db({"DATABASE_URL": role_url}, "downgrade")
