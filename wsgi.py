@@ -31,6 +31,7 @@ from core.database import commit, db, install_session_events, rollback, set_task
 from core.files import storage
 from core.households import models as _household_models  # noqa: F401
 from core.idempotency import models as _idempotency_models  # noqa: F401
+from core.liveness import models as _liveness_models  # noqa: F401
 from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
 from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel
