@@ -195,6 +195,25 @@ def test_the_replay_memory_is_per_person_and_tolerates_only_small_changes(app, c
 
 
 @pytest.mark.parametrize(
+    ("turns", "actions", "expected"),
+    [
+        ([0.26, 0.59, 0.39], ["turn_left", "turn_right"], True),  # up 0.33, down 0.20
+        ([0.26, 0.59, 0.39], ["turn_right", "turn_left"], False),  # the same frames, the other order
+        ([0.59, 0.26, 0.55], ["turn_right", "turn_left"], True),
+        ([0.26, 0.39, 0.52, 0.55, 0.59], ["turn_left", "turn_right"], False),  # a one-way sweep
+        ([0.40, 0.50, 0.45, 0.56], ["turn_left", "turn_right"], False),  # each move below the threshold
+        ([0.50, 0.45, 0.40, 0.60, 0.44], ["turn_left", "turn_right"], True),  # counted from the lowest point
+        ([0.40, None, 0.60, 0.41], ["turn_left", "turn_right"], True),  # a frame without landmarks is skipped
+        ([None, None], ["turn_left", "turn_right"], False),
+    ],
+)
+def test_the_action_order(turns, actions, expected):
+    from core.liveness.services import follows
+
+    assert follows(turns, actions, 0.15) is expected
+
+
+@pytest.mark.parametrize(
     "make",
     [
         pytest.param(lambda: [face_frame("obama2.jpg")] * 3, id="the same photo three times"),
