@@ -95,6 +95,9 @@ class BaseConfig:
     FACE_TURN_THRESHOLD = 0.15  # head-turn range of the nose on the eye line (live: 0.26-0.47; photo < 0.07)
     FACE_FRAME_RETENTION_SECONDS = 0  # raw frames are deleted after the check
     FACE_MAX_FRAME_BYTES = 2 * 1024 * 1024
+    FACE_CHALLENGE_TTL_SECONDS = 180  # a face challenge (nonce + head-turn sequence) must be answered within this
+    FACE_SIGN_WINDOW_SECONDS = 600  # the signature must follow the latest passing face check within this
+    FACE_REPLAY_MAX_DISTANCE = 3  # perceptual-hash bits (of 64) within which a frame counts as seen before
     SIGNATURE_MAX_BYTES = 512 * 1024
     PORTRAIT_SOURCE = "registry"  # registry | http
     PORTRAIT_HTTP_URL = None

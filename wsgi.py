@@ -34,6 +34,7 @@ from core.households import models as _household_models  # noqa: F401
 from core.idempotency import models as _idempotency_models  # noqa: F401
 from core.identity import models as _identity_models  # noqa: F401
 from core.identity.providers import ConsoleIdentityService, HttpIdentityService, WechatRealName
+from core.liveness import models as _liveness_models  # noqa: F401
 from core.notifications import models as _notification_models  # noqa: F401
 from core.notifications import services as outbox
 from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel

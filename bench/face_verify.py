@@ -105,6 +105,15 @@ def main() -> None:
     )
     overhead = median_ours / median_raw - 1
     print(f"  overhead above raw dlib: {overhead:.0%}   (target <= 30 %: {'OK' if overhead <= 0.30 else 'ABOVE'})")
+    from core.liveness.services import hash_frames
+
+    hashing = []
+    for _, names in SETS:  # the replay memory's hashes (SHA-256, dHash and mirrored dHash per frame)
+        frames = [load(n) for n in names]
+        t0 = time.process_time()
+        hash_frames(frames)
+        hashing.append(time.process_time() - t0)
+    print(f"  + replay-memory hashes of the frames (core.liveness): {statistics.median(hashing):.3f} s")
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(2, initializer=_init) as pool:
         pool.map(_worker, range(2))  # warm-up

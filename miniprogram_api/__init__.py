@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
+from miniprogram_api import log_redaction
 from miniprogram_api.errors import ReliefApi, install_retry_after, register_domain_errors
 from miniprogram_api.extensions import limiter
 from miniprogram_api.pagination import PAGINATION_PARSER
@@ -82,4 +83,5 @@ def init_api(app: Flask) -> Api:
 
     register_domain_errors(app, api)
     install_authentication(app)
+    log_redaction.install(app)
     return api

@@ -96,7 +96,7 @@ def translate_errors(errors: object) -> object:
 
 def _flatten_locations(errors: dict) -> dict:
     """webargs nests errors by location ({"json": {...}}); callers want them by field."""
-    locations = {"json", "query", "form", "files", "headers", "view_args", "path", "cookies"}
+    locations = {"json", "query", "form", "files", "multipart", "headers", "view_args", "path", "cookies"}
     if errors and set(errors) <= locations:
         flat: dict = {}
         for value in errors.values():

@@ -182,3 +182,71 @@ def submitted_application(client, headers, body: dict, key: str | None = None) -
     resp = client.post(f"/api/v1/applications/{app_id}/submit", headers=submit_headers)
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()
+
+
+# --- face frames (the real photos in ../shared/data/faces) ---------------------------------------------
+
+# Frames that perform each challenge order. The head-turn measure (nose on the eye line) of each, with the
+# 5-point model: hamilton_f0132 0.26, f0140 0.39, f0148 0.52, f0156 0.55, f0160 0.59 (Lin-Manuel Miranda
+# turning to his own left); obama1 0.61, obama2 0.40, obama3 0.60, mirrored obama3 0.41. turn_left = the
+# measure rises >= 0.15, turn_right = it falls >= 0.15.
+LIVE_LIN = {
+    ("turn_left", "turn_right"): [
+        "hamilton_turn/hamilton_f0132.jpg",
+        "hamilton_turn/hamilton_f0148.jpg",
+        "hamilton_turn/hamilton_f0160.jpg",
+        "hamilton_turn/hamilton_f0140.jpg",
+    ],
+    ("turn_right", "turn_left"): [
+        "hamilton_turn/hamilton_f0160.jpg",
+        "hamilton_turn/hamilton_f0140.jpg",
+        "hamilton_turn/hamilton_f0132.jpg",
+        "hamilton_turn/hamilton_f0156.jpg",
+    ],
+}
+LIVE_OBAMA = {
+    ("turn_left", "turn_right"): ["obama2.jpg", "obama1.jpg", "mirror:obama3.jpg"],
+    ("turn_right", "turn_left"): ["obama1.jpg", "obama2.jpg", "obama3.jpg"],
+}
+
+
+def face_frame(name: str) -> bytes:
+    """A photo's bytes; ``mirror:NAME`` is its horizontal mirror image (a head turned the other way)."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    from tests.conftest import SHARED
+
+    faces = SHARED / "data" / "faces"
+    if not name.startswith("mirror:"):
+        return (faces / name).read_bytes()
+    image = ImageOps.exif_transpose(Image.open(faces / name.removeprefix("mirror:"))).convert("RGB")
+    out = io.BytesIO()
+    ImageOps.mirror(image).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def auth_headers(headers: dict[str, str], token: str) -> dict[str, str]:
+    """The citizen's headers plus the authorization token (never in the URL)."""
+    return {**headers, "X-Authorization-Token": token}
+
+
+def face_challenge(client, headers: dict[str, str], token: str) -> dict:
+    resp = client.post("/api/v1/authorizations/face/challenge", headers=auth_headers(headers, token))
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def face_upload(client, headers: dict[str, str], token: str, challenge_id: str, names):
+    """Upload frames (names as for face_frame) answering a challenge."""
+    import io
+    from pathlib import Path
+
+    frames = [(io.BytesIO(face_frame(n)), Path(n.removeprefix("mirror:")).name) for n in names]
+    return client.post(
+        "/api/v1/authorizations/face",
+        headers=auth_headers(headers, token),
+        data={"challenge_id": challenge_id, "frames": frames},
+        content_type="multipart/form-data",
+    )

@@ -24,9 +24,12 @@ from core.identity.models import Identity, IdentityVerification
 from core.identity.providers import HttpIdentityService
 from tests.conftest import SHARED
 from tests.helpers import (
+    LIVE_LIN,
+    LIVE_OBAMA,
     citizen_headers,
     claim_real_name,
     draft_body,
+    face_frame,
     id_number,
     jpeg_bytes,
     make_officer,
@@ -290,17 +293,33 @@ def test_unverified_claim_cannot_open_a_member_qr(client, app, province):
 
 
 def _open_letter(client, headers, token):
-    """The letter behind a QR token."""
-    return client.get(f"/api/v1/authorizations/{token}", headers=headers)
+    """The letter behind a QR token (the token travels in a header, never in the URL)."""
+    return client.get("/api/v1/authorizations/letter", headers={**headers, "X-Authorization-Token": token})
 
 
 FACES = SHARED / "data" / "faces"
 
 
+def _face_check(client, headers, frames_for) -> dict:
+    """Ask for a challenge, film the frames it asks for (``frames_for(actions)``), poll the result."""
+    challenge = client.post("/api/v1/me/real-name/face/challenge", headers=headers)
+    assert challenge.status_code == 201, challenge.get_json()
+    body = challenge.get_json()
+    assert body["instructions"] == [{"turn_left": "向左转头", "turn_right": "向右转头"}[a] for a in body["actions"]]
+    data = {
+        "challenge_id": body["challenge_id"],
+        "frames": [(io.BytesIO(face_frame(n)), n.split("/")[-1]) for n in frames_for(tuple(body["actions"]))],
+    }
+    resp = client.post("/api/v1/me/real-name/face", headers=headers, data=data, content_type="multipart/form-data")
+    assert resp.status_code == 202, resp.get_json()
+    result = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=headers)
+    return result.get_json()
+
+
 @pytest.mark.skipif(not FACES.exists(), reason=f"{FACES} is absent: no real photos")
 def test_real_name_by_face_against_the_reference_portrait(client, app, tmp_path):
-    """Frames of the person (a real head turn) against the portrait on file for the claimed number pass;
-    someone else's face against the same number fails and links nothing."""
+    """Frames of the person (a real head turn, as the challenge asks) against the portrait on file for the
+    claimed number pass; someone else's face fails and links nothing; the same frames cannot pass again."""
     import shutil
 
     person = ("林曼", id_number(date(1980, 1, 16), 91))
@@ -313,25 +332,44 @@ def test_real_name_by_face_against_the_reference_portrait(client, app, tmp_path)
 
     impostor = citizen_headers(client, ATTACKER_PHONE)
     claim_real_name(client, impostor, *person)
-    frames = {"frames": [(io.BytesIO((FACES / n).read_bytes()), n) for n in ("obama.jpg", "obama2.jpg", "obama1.jpg")]}
-    resp = client.post("/api/v1/me/real-name/face", headers=impostor, data=frames, content_type="multipart/form-data")
-    assert resp.status_code == 202, resp.get_json()
-    result = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=impostor).get_json()
-    assert result["status"] == "failed" and result["reason"] == "face_failed"
+    result = _face_check(client, impostor, lambda actions: LIVE_OBAMA[actions])
+    assert result["status"] == "failed" and result["reason"] == "mismatch", result
+    assert result["reason_message"] == "人脸比对未通过"
     assert client.get("/api/v1/me", headers=impostor).get_json()["real_name_status"] == "claimed"
 
     owner = citizen_headers(client, VICTIM_PHONE)
     claim_real_name(client, owner, *person)
-    turn = sorted((FACES / "hamilton_turn").glob("*.jpg"))
-    frames = {"frames": [(io.BytesIO(p.read_bytes()), p.name) for p in turn[:4]]}
-    resp = client.post("/api/v1/me/real-name/face", headers=owner, data=frames, content_type="multipart/form-data")
-    assert resp.status_code == 202
-    result = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=owner).get_json()
-    assert result["status"] == "passed", result
+    wrong_order = _face_check(client, owner, lambda actions: LIVE_LIN[tuple(reversed(actions))])
+    assert wrong_order["status"] == "failed" and wrong_order["reason"] == "wrong_sequence", wrong_order
+    passed = _face_check(client, owner, lambda actions: LIVE_LIN[actions])
+    assert passed["status"] == "passed", passed
     me = client.get("/api/v1/me", headers=owner).get_json()
     assert me["real_name_status"] == "verified" and me["verification_method"] == "face"
-    other = client.get(f"/api/v1/me/real-name/verifications/{resp.get_json()['id']}", headers=impostor)
+    other = client.get(f"/api/v1/me/real-name/verifications/{passed['id']}", headers=impostor)
     assert other.status_code == 404
+
+    # the impostor replays the owner's accepted frames for the same number: refused as a replay
+    replayed = _face_check(client, impostor, lambda actions: LIVE_LIN[actions])
+    assert replayed["status"] == "failed" and replayed["reason"] == "replay", replayed
+
+
+def test_face_challenge_is_single_use_and_bound_to_the_account(client, app):
+    a = citizen_headers(client, VICTIM_PHONE)
+    b = citizen_headers(client, ATTACKER_PHONE)
+    assert client.post("/api/v1/me/real-name/face/challenge", headers=a).status_code == 409  # no claim yet
+    claim_real_name(client, a, *VICTIM)
+    claim_real_name(client, b, *VICTIM)
+    challenge = client.post("/api/v1/me/real-name/face/challenge", headers=a).get_json()["challenge_id"]
+
+    def upload_with(headers):
+        data = {"challenge_id": challenge, "frames": [(io.BytesIO(jpeg_bytes()), f"{n}.jpg") for n in range(3)]}
+        return client.post("/api/v1/me/real-name/face", headers=headers, data=data, content_type="multipart/form-data")
+
+    foreign = upload_with(b)
+    assert foreign.status_code == 404 and foreign.get_json()["status"] == "challenge_invalid"
+    assert upload_with(a).status_code == 202
+    again = upload_with(a)
+    assert again.status_code == 409
 
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")

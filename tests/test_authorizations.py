@@ -16,7 +16,18 @@ from sqlalchemy import select, text
 from core import clock
 from core.database import db
 from tests.conftest import SHARED
-from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number
+from tests.helpers import (
+    LIVE_LIN,
+    LIVE_OBAMA,
+    auth_headers,
+    bound_citizen,
+    citizen_headers,
+    draft_body,
+    face_challenge,
+    face_frame,
+    face_upload,
+    id_number,
+)
 
 FACES = SHARED / "data" / "faces"
 pytestmark = pytest.mark.skipif(not FACES.exists(), reason=f"{FACES} is absent: no real photos to test faces with")
@@ -63,7 +74,13 @@ def _household(client):
 
 
 def _frames(*names) -> dict:
-    return {"frames": [(io.BytesIO((FACES / n).read_bytes()), Path(n).name) for n in names]}
+    return {"frames": [(io.BytesIO(face_frame(n)), Path(n.removeprefix("mirror:")).name) for n in names]}
+
+
+LETTER = "/api/v1/authorizations/letter"
+IDENTITY = "/api/v1/authorizations/identity"
+FACE = "/api/v1/authorizations/face"
+SIGNATURE = "/api/v1/authorizations/signature"
 
 
 HAMILTON = (
@@ -82,23 +99,22 @@ def _signature_png(blank: bool = False) -> bytes:
     return out.getvalue()
 
 
-def _face(client, headers, token, names):
-    resp = client.post(
-        f"/api/v1/authorizations/{token}/face",
-        headers=headers,
-        data=_frames(*names),
-        content_type="multipart/form-data",
-    )
+def _face(client, headers, token, frames):
+    """A face check answering a fresh challenge. ``frames``: a list of names, or a mapping from the
+    challenge's action order to the names that perform it (LIVE_LIN, LIVE_OBAMA)."""
+    challenge = face_challenge(client, headers, token)
+    names = frames[tuple(challenge["actions"])] if isinstance(frames, dict) else frames
+    resp = face_upload(client, headers, token, challenge["challenge_id"], names)
     assert resp.status_code == 202, resp.get_json()
     # tasks run in-process here: the result is there when the request returns
-    result = client.get(f"/api/v1/authorizations/{token}/face/{resp.get_json()['id']}", headers=headers)
+    result = client.get(f"{FACE}/{resp.get_json()['id']}", headers=auth_headers(headers, token))
     return result.get_json()
 
 
 def _sign(client, headers, token, blank=False):
     return client.post(
-        f"/api/v1/authorizations/{token}/signature",
-        headers=headers,
+        SIGNATURE,
+        headers=auth_headers(headers, token),
         data={"signature": (io.BytesIO(_signature_png(blank)), "s.png")},
         content_type="multipart/form-data",
     )
@@ -120,16 +136,15 @@ def test_qr_code_on_the_members_own_phone(client, app, portraits):
     assert Image.open(io.BytesIO(__import__("base64").b64decode(body["png_base64"]))).size[0] > 100
     token = body["token"]
     # the token grants nothing by itself: the applicant's own account, or another person, cannot use it
-    assert client.get(f"/api/v1/authorizations/{token}", headers=headers).status_code == 403
+    assert client.get(LETTER, headers=auth_headers(headers, token)).status_code == 403
     stranger = bound_citizen(client, "13900060001", *WANG)
     assert (
-        client.get(f"/api/v1/authorizations/{token}", headers=stranger).get_json()["status"]
-        == "authorization_wrong_person"
+        client.get(LETTER, headers=auth_headers(stranger, token)).get_json()["status"] == "authorization_wrong_person"
     )
     member = bound_citizen(client, "13900060002", *LI)
-    letter = client.get(f"/api/v1/authorizations/{token}", headers=member).get_json()
+    letter = client.get(LETTER, headers=auth_headers(member, token)).get_json()
     assert letter["purpose"] == "家庭经济状况核对" and "核对本人的户籍、收入、财产等信息" in letter["letter_text"]
-    result = _face(client, member, token, HAMILTON)
+    result = _face(client, member, token, LIVE_LIN)
     assert result["status"] == "passed", result
     assert _sign(client, member, token, blank=True).get_json()["errors"]["signature"] == [
         "签名过于简单或为空白，请用手指完整书写姓名"
@@ -138,7 +153,7 @@ def test_qr_code_on_the_members_own_phone(client, app, portraits):
     assert signed.status_code == 200 and signed.get_json()["status"] == "authorized"
     assert signed.get_json()["method"] == "qr"
     # used once: never again
-    again = client.get(f"/api/v1/authorizations/{token}", headers=member)
+    again = client.get(LETTER, headers=auth_headers(member, token))
     assert again.status_code == 409 and again.get_json()["status"] == "authorization_token_used"
     states = {
         r["member_name"]: r["status"]
@@ -160,18 +175,12 @@ def test_qr_expired_and_revoked(client, app, portraits):
     token = client.post(url, headers=headers).get_json()["token"]
     member = bound_citizen(client, "13900060003", *LI)
     assert client.delete(url, headers=headers).status_code == 204
-    assert (
-        client.get(f"/api/v1/authorizations/{token}", headers=member).get_json()["status"]
-        == "authorization_token_revoked"
-    )
+    assert client.get(LETTER, headers=auth_headers(member, token)).get_json()["status"] == "authorization_token_revoked"
     token = client.post(url, headers=headers).get_json()["token"]
     clock.set_offset(timedelta(hours=73))
     member = citizen_headers(client, "13900060003")
-    assert (
-        client.get(f"/api/v1/authorizations/{token}", headers=member).get_json()["status"]
-        == "authorization_token_expired"
-    )
-    assert client.get("/api/v1/authorizations/not-a-token", headers=member).status_code == 404
+    assert client.get(LETTER, headers=auth_headers(member, token)).get_json()["status"] == "authorization_token_expired"
+    assert client.get(LETTER, headers=auth_headers(member, "not-a-token")).status_code == 404
 
 
 def test_same_phone_many_people(client, app, portraits):
@@ -182,22 +191,17 @@ def test_same_phone_many_people(client, app, portraits):
     token = handover["token"]
     # the member confirms their ID number on the handed-over phone before the face check
     early = client.post(
-        f"/api/v1/authorizations/{token}/face",
-        headers=headers,
-        data=_frames(*HAMILTON[:3]),
+        FACE,
+        headers=auth_headers(headers, token),
+        data={"challenge_id": "none-yet", **_frames(*HAMILTON[:3])},
         content_type="multipart/form-data",
     )
     assert early.status_code == 409 and early.get_json()["status"] == "identity_not_confirmed"
-    wrong = client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": LI[1]})
+    wrong = client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": LI[1]})
     assert wrong.status_code == 422 and wrong.get_json()["errors"]["id_number"] == ["身份证号码与该家庭成员不一致"]
-    assert (
-        client.post(
-            f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]}
-        ).status_code
-        == 200
-    )
+    assert client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]}).status_code == 200
     # frames from other photos of the same man than the reference portrait
-    result = _face(client, headers, token, ["obama1.jpg", "obama2.jpg", "obama3.jpg"])
+    result = _face(client, headers, token, LIVE_OBAMA)
     assert result["status"] == "passed", result
     signed = _sign(client, headers, token)
     assert signed.get_json()["status"] == "authorized" and signed.get_json()["method"] == "same_phone"
@@ -206,7 +210,7 @@ def test_same_phone_many_people(client, app, portraits):
         f"/api/v1/applications/{app_id}/authorizations/{requests[LI[0]]['id']}/handover", headers=headers
     ).get_json()
     other = bound_citizen(client, "13900060004", *WANG)
-    assert client.get(f"/api/v1/authorizations/{handover_li['token']}", headers=other).status_code == 404
+    assert client.get(LETTER, headers=auth_headers(other, handover_li["token"])).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -223,7 +227,7 @@ def test_face_check_failures_say_why(client, portraits, frames, reason, message)
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
+    client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]})
     result = _face(client, headers, token, frames)
     assert (result["status"], result["reason"], result["message"]) == ("failed", reason, message)
     assert _sign(client, headers, token).get_json()["status"] == "face_not_verified"
@@ -234,7 +238,7 @@ def test_no_reference_portrait(client, portraits):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[WANG[0]]['id']}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": WANG[1]})
+    client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": WANG[1]})
     result = _face(client, headers, token, HAMILTON[:3])
     assert result["reason"] == "no_reference" and "窗口" in result["message"]
 
@@ -244,7 +248,7 @@ def test_three_failures_lock_the_remote_path(client, portraits):
     url = f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover"
     for _ in range(3):
         token = client.post(url, headers=headers).get_json()["token"]
-        client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
+        client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]})
         assert _face(client, headers, token, ["biden.jpg", "biden2.jpg", "biden.jpg"])["status"] == "failed"
     states = {
         r["member_name"]: r
@@ -261,18 +265,17 @@ def test_face_upload_checks(client, portraits):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
+    client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]})
+    challenge_id = face_challenge(client, headers, token)["challenge_id"]
     two = client.post(
-        f"/api/v1/authorizations/{token}/face",
-        headers=headers,
-        data=_frames(*HAMILTON[:2]),
+        FACE,
+        headers=auth_headers(headers, token),
+        data={"challenge_id": challenge_id, **_frames(*HAMILTON[:2])},
         content_type="multipart/form-data",
     )
     assert two.status_code == 422 and two.get_json()["errors"]["frames"] == ["请上传3至5张照片"]
-    fake = {"frames": [(io.BytesIO(b"%PDF-1.4 x"), f"{n}.jpg") for n in range(3)]}
-    resp = client.post(
-        f"/api/v1/authorizations/{token}/face", headers=headers, data=fake, content_type="multipart/form-data"
-    )
+    fake = {"challenge_id": challenge_id, "frames": [(io.BytesIO(b"%PDF-1.4 x"), f"{n}.jpg") for n in range(3)]}
+    resp = client.post(FACE, headers=auth_headers(headers, token), data=fake, content_type="multipart/form-data")
     assert resp.status_code == 422 and "frames" in resp.get_json()["errors"]
 
 
@@ -281,14 +284,14 @@ def test_evidence_is_chained_sealed_and_tamper_evident(client, app, portraits):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
-    assert _face(client, headers, token, ["obama1.jpg", "obama2.jpg", "obama3.jpg"])["status"] == "passed"
+    client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]})
+    assert _face(client, headers, token, LIVE_OBAMA)["status"] == "passed"
     assert _sign(client, headers, token).status_code == 200
     member = bound_citizen(client, "13900060005", *LI)
     qr = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[LI[0]]['id']}/qrcode", headers=headers
     ).get_json()["token"]
-    assert _face(client, member, qr, HAMILTON)["status"] == "passed"
+    assert _face(client, member, qr, LIVE_LIN)["status"] == "passed"
     assert _sign(client, member, qr).status_code == 200
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["authorizations", "verify", str(app_id)])
@@ -322,8 +325,8 @@ def test_proxy_principal_confirms_by_authorizing(client, app, portraits):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{request['id']}/handover", headers=cadre
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=cadre, json={"id_number": LI[1]})
-    assert _face(client, cadre, token, HAMILTON)["status"] == "passed"
+    client.post(IDENTITY, headers=auth_headers(cadre, token), json={"id_number": LI[1]})
+    assert _face(client, cadre, token, LIVE_LIN)["status"] == "passed"
     assert _sign(client, cadre, token).status_code == 200
     assert client.get(f"/api/v1/applications/{app_id}", headers=cadre).get_json()["principal_confirmed"] is True
 
@@ -411,8 +414,8 @@ def test_window_fallback_and_the_pdf_letter(client, app, portraits):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
-    assert _face(client, headers, token, ["obama1.jpg", "obama2.jpg", "obama3.jpg"])["status"] == "passed"
+    client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]})
+    assert _face(client, headers, token, LIVE_OBAMA)["status"] == "passed"
     assert _sign(client, headers, token).status_code == 200
     for material in ("id_card", "hukou"):
         upload(client, headers, app_id, material, png_bytes(), "m.png")
@@ -473,7 +476,7 @@ def test_new_letter_version_replans_unsigned_requests(client, app, portraits, mo
     replanned = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
     assert {r["letter_version"] for r in replanned} == {"2027-01"}
     member = bound_citizen(client, "13900060007", *LI)
-    old_link = client.get(f"/api/v1/authorizations/{token}", headers=member)
+    old_link = client.get(LETTER, headers=auth_headers(member, token))
     assert old_link.get_json()["status"] == "authorization_token_revoked"  # the old text can no longer be signed
 
 
@@ -482,8 +485,8 @@ def test_revoke_before_verification_starts(client, app, portraits):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": ZHANG[1]})
-    _face(client, headers, token, ["obama1.jpg", "obama2.jpg", "obama3.jpg"])
+    client.post(IDENTITY, headers=auth_headers(headers, token), json={"id_number": ZHANG[1]})
+    _face(client, headers, token, LIVE_OBAMA)
     _sign(client, headers, token)
     resp = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{requests[ZHANG[0]]['id']}/revoke", headers=headers

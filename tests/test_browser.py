@@ -342,8 +342,11 @@ def test_citizen_verifies_real_name_by_face_before_applying(page, live_server, a
     page.fill("#id-number", person[1])
     page.click("#claim")
     page.wait_for_selector("#step-face:not([hidden])")
-    frames = sorted((faces / "hamilton_turn").glob("*.jpg"))[:4]
-    page.set_input_files("#frames", [str(p) for p in frames])
+    expect(page.locator("#instruction")).to_contain_text("转头，再")
+    actions = tuple(page.get_attribute("#instruction", "data-actions").split(","))
+    from tests.helpers import LIVE_LIN
+
+    page.set_input_files("#frames", [str(faces / name) for name in LIVE_LIN[actions]])
     page.click("#upload")
     page.wait_for_selector("#step-done:not([hidden])", timeout=60_000)
     assert page.inner_text("#verified").startswith(f"已实名核验：{person[0]}")

@@ -157,13 +157,20 @@ def test_a_task_delivered_twice_has_one_effect(client, app, real_worker):
 
 def test_a_face_task_runs_in_a_real_worker(client, app, real_worker, tmp_path):
     """The face check goes through Redis to the worker's `face` queue and back into the database."""
-    import io
     import shutil
     from datetime import date
 
     from core.authorizations.models import FaceVerification
     from tests.conftest import SHARED
-    from tests.helpers import bound_citizen, draft_body, id_number
+    from tests.helpers import (
+        LIVE_OBAMA,
+        auth_headers,
+        bound_citizen,
+        draft_body,
+        face_challenge,
+        face_upload,
+        id_number,
+    )
 
     faces = SHARED / "data" / "faces"
     if not faces.exists():
@@ -181,11 +188,9 @@ def test_a_face_task_runs_in_a_real_worker(client, app, real_worker, tmp_path):
     token = client.post(
         f"/api/v1/applications/{app_id}/authorizations/{request_id}/handover", headers=headers
     ).get_json()["token"]
-    client.post(f"/api/v1/authorizations/{token}/identity", headers=headers, json={"id_number": person[1]})
-    frames = {"frames": [(io.BytesIO((faces / n).read_bytes()), n) for n in ("obama1.jpg", "obama2.jpg", "obama3.jpg")]}
-    queued = client.post(
-        f"/api/v1/authorizations/{token}/face", headers=headers, data=frames, content_type="multipart/form-data"
-    )
+    client.post("/api/v1/authorizations/identity", headers=auth_headers(headers, token), json={"id_number": person[1]})
+    challenge = face_challenge(client, headers, token)
+    queued = face_upload(client, headers, token, challenge["challenge_id"], LIVE_OBAMA[tuple(challenge["actions"])])
     assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
     verification_id = queued.get_json()["id"]
     status = _wait_for(
@@ -201,5 +206,7 @@ def test_a_face_task_runs_in_a_real_worker(client, app, real_worker, tmp_path):
         what="the face check in the worker",
     )
     assert status == "passed"
-    polled = client.get(f"/api/v1/authorizations/{token}/face/{verification_id}", headers=headers).get_json()
+    polled = client.get(
+        f"/api/v1/authorizations/face/{verification_id}", headers=auth_headers(headers, token)
+    ).get_json()
     assert polled["message"] == "核验通过，请签名"

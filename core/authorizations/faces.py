@@ -141,9 +141,12 @@ def verify(
     for a, b in combinations(encodings, 2):  # the same identity in every frame
         if float(np.linalg.norm(a - b)) > tolerance:
             return Verdict(False, "mismatch", distance=distance, frames=results)
-    # liveness: a replayed photo gives (near-)identical frames; a live person turns the head
+    # liveness: a replayed photo gives (near-)identical frames, and a photo next to its mirror image
+    # fakes a head turn; a live person turns the head
     for a, b in combinations(results, 2):
-        if float(np.abs(a.thumb - b.thumb).mean()) < replay_threshold:
+        if min(float(np.abs(a.thumb - b.thumb).mean()), float(np.abs(a.thumb - b.thumb[:, ::-1]).mean())) < (
+            replay_threshold
+        ):
             return Verdict(False, "no_liveness", distance=distance, liveness=0.0, frames=results)
     turns = [r.turn for r in results if r.turn is not None]
     liveness = (max(turns) - min(turns)) if len(turns) >= 2 else 0.0

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
 from core.database import UTCDateTime, db
+from core.liveness.models import REASONS as LIVENESS_REASONS
 
 STATUSES = {
     "pending": "待授权",
@@ -25,6 +26,7 @@ FACE_REASONS = {
     "no_liveness": "请按提示缓慢转动头部",
     "no_reference": "未找到您的参考照片，请到乡镇（街道）窗口办理",
     "bad_image": "照片无法识别，请重新拍摄",
+    **LIVENESS_REASONS,  # replay, wrong_sequence, no_challenge
 }
 
 
@@ -75,6 +77,8 @@ class FaceVerification(db.Model):
     request_id: Mapped[int] = mapped_column(ForeignKey("authorization_requests.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(12), default="queued")  # queued | passed | failed
     reason: Mapped[str | None] = mapped_column(String(20))
+    # the challenge the frames answer (single use: one verification per challenge)
+    challenge_id: Mapped[str | None] = mapped_column(ForeignKey("face_challenges.id"), unique=True)
     frame_keys: Mapped[list | None] = mapped_column(JSON)  # deleted after the check (retention 0 by default)
     frames: Mapped[int] = mapped_column(Integer, default=0)
     distance: Mapped[float | None] = mapped_column(Float)
@@ -111,6 +115,9 @@ class Evidence(db.Model):
     record_hash: Mapped[str] = mapped_column(String(64))
     seal: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+
+    # one record per place in the chain: two concurrent appends cannot both take the same sequence
+    __table_args__ = (UniqueConstraint("application_id", "sequence", name="uq_authorization_evidence_app_sequence"),)
 
 
 class ReferencePortrait(db.Model):

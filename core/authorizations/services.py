@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core import clock, crypto
 from core.accounts.models import User
@@ -33,11 +34,14 @@ from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.files import storage
 from core.idnumber import age_on, validate_id_number
+from core.liveness import services as liveness
+from core.liveness.models import FaceChallenge
 
 ADULT_AGE = 16
 FACE_TASK = "faces.verify"
 MAX_FAILURES = 3
 OPEN_STATUSES = ("pending", "verifying", "failed")
+CHALLENGE_PURPOSE = "authorization"  # face challenges of an authorization: subject = the AuthorizationRequest id
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,9 @@ class FaceSettings:
     turn_threshold: float = 0.15
     retention_seconds: int = 0
     max_frame_bytes: int = 2 * 1024 * 1024
+    challenge_ttl_seconds: int = 180
+    sign_window_seconds: int = 600
+    replay_max_distance: int = 3
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FaceSettings:
@@ -54,6 +61,17 @@ class FaceSettings:
             turn_threshold=config["FACE_TURN_THRESHOLD"],
             retention_seconds=config["FACE_FRAME_RETENTION_SECONDS"],
             max_frame_bytes=config["FACE_MAX_FRAME_BYTES"],
+            challenge_ttl_seconds=config["FACE_CHALLENGE_TTL_SECONDS"],
+            sign_window_seconds=config["FACE_SIGN_WINDOW_SECONDS"],
+            replay_max_distance=config["FACE_REPLAY_MAX_DISTANCE"],
+        )
+
+    @property
+    def liveness(self) -> liveness.LivenessSettings:
+        return liveness.LivenessSettings(
+            challenge_ttl_seconds=self.challenge_ttl_seconds,
+            turn_threshold=self.turn_threshold,
+            replay_max_distance=self.replay_max_distance,
         )
 
 
@@ -282,15 +300,39 @@ def failures_last_day(request: AuthorizationRequest) -> int:
     )
 
 
+def _require_identity(row: AuthorizationToken, request: AuthorizationRequest) -> None:
+    if row.kind == "handover" and request.identity_confirmed_at is None:
+        raise Conflict("请先由本人输入身份证号码确认身份", code="identity_not_confirmed")
+
+
+def face_challenge(actor: Actor, token: str, user: User, session_id: str, *, settings: FaceSettings) -> FaceChallenge:
+    """A fresh challenge (nonce + head-turn order) for this member's next face check, bound to this
+    authorization request and to the device session asking for it; valid FACE_CHALLENGE_TTL_SECONDS."""
+    row, request, _ = resolve(token, user)
+    _open_for_signing(request)
+    _require_identity(row, request)
+    return liveness.issue_challenge(
+        CHALLENGE_PURPOSE, request.id, session_id, ttl_seconds=settings.challenge_ttl_seconds
+    )
+
+
 def submit_face(
-    actor: Actor, token: str, user: User, frames: list[bytes], *, settings: FaceSettings, device: str | None
+    actor: Actor,
+    token: str,
+    user: User,
+    frames: list[bytes],
+    *,
+    challenge_id: str | None,
+    session_id: str,
+    settings: FaceSettings,
+    device: str | None,
 ) -> FaceVerification:
     row, request, _ = resolve(token, user)
     _open_for_signing(request)
-    if row.kind == "handover" and request.identity_confirmed_at is None:
-        raise Conflict("请先由本人输入身份证号码确认身份", code="identity_not_confirmed")
+    _require_identity(row, request)
     if not 3 <= len(frames) <= 5:
         raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
+    challenge = liveness.take_challenge(challenge_id, CHALLENGE_PURPOSE, request.id, session_id)
     keys = []
     for n, data in enumerate(frames):
         stored = storage.store_upload(
@@ -305,6 +347,7 @@ def submit_face(
     verification = FaceVerification(
         request_id=request.id,
         status="queued",
+        challenge_id=challenge.id,
         frame_keys=keys,
         frames=len(keys),
         ip=actor.ip,
@@ -342,8 +385,6 @@ def resolve_for_result(token: str, user: User) -> tuple[AuthorizationToken, Auth
 
 def run_verification(verification_id: int, engine: Any, source: Any, settings: FaceSettings) -> str:
     """The face task. Idempotent: a finished verification is not run again."""
-    from core.authorizations import faces
-
     verification = db.session.scalar(
         select(FaceVerification).where(FaceVerification.id == verification_id).with_for_update()
     )
@@ -354,8 +395,15 @@ def run_verification(verification_id: int, engine: Any, source: Any, settings: F
     request = db.session.get(AuthorizationRequest, verification.request_id)
     frames = [storage.open_path(k).read_bytes() for k in verification.frame_keys or []]
     reference = source.reference_encoding(request.member_id_number)
-    verdict = faces.verify(
-        engine, frames, reference, tolerance=settings.tolerance, turn_threshold=settings.turn_threshold
+    challenge = db.session.get(FaceChallenge, verification.challenge_id) if verification.challenge_id else None
+    verdict = liveness.check(
+        engine,
+        frames,
+        reference,
+        challenge=challenge,
+        id_number=request.member_id_number,
+        tolerance=settings.tolerance,
+        settings=settings.liveness,
     )
     verification.finished_at = clock.utcnow()
     verification.distance, verification.liveness = verdict.distance, verdict.liveness
@@ -368,6 +416,7 @@ def run_verification(verification_id: int, engine: Any, source: Any, settings: F
     else:
         verification.status, verification.reason = "failed", verdict.reason
         request.status = "failed"
+        request.face_passed_at = request.face_verification_id = None  # a later failure voids an earlier pass
         db.session.flush()
         if verdict.reason != "no_reference" and failures_last_day(request) >= MAX_FAILURES:
             request.status = "locked"
@@ -418,10 +467,26 @@ def _record_hash(previous: str, sequence: int, payload: dict) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _lock_application(app_id: int) -> None:
+    """Row lock on the application (PostgreSQL ``FOR UPDATE``) until commit: signatures of one application
+    are written one after another, so the chain head each reads is the real one."""
+    db.session.execute(select(Application.id).where(Application.id == app_id).with_for_update())
+
+
+def _chain_head(app_id: int) -> Evidence | None:
+    return db.session.scalar(
+        select(Evidence).where(Evidence.application_id == app_id).order_by(Evidence.sequence.desc()).limit(1)
+    )
+
+
 def append_evidence(app: Application, request: AuthorizationRequest, payload: dict) -> Evidence:
-    chain = _chain(app.id)
-    previous = chain[-1].record_hash if chain else "0" * 64
-    sequence = len(chain) + 1
+    """Append to the application's chain. The head is read under the application's row lock; the unique
+    (application, sequence) constraint refuses a second record at the same place should anything bypass
+    the lock: the caller gets a retryable 409, never a forked chain."""
+    _lock_application(app.id)
+    head = _chain_head(app.id)
+    previous = head.record_hash if head else "0" * 64
+    sequence = head.sequence + 1 if head else 1
     record_hash = _record_hash(previous, sequence, payload)
     evidence = Evidence(
         application_id=app.id,
@@ -432,8 +497,13 @@ def append_evidence(app: Application, request: AuthorizationRequest, payload: di
         record_hash=record_hash,
         seal=crypto.seal(record_hash),
     )
-    db.session.add(evidence)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(evidence)
+    except IntegrityError:
+        raise Conflict(
+            "其他家庭成员正在同时授权，请稍后重试", code="evidence_conflict", errors={"retry": ["可以直接重试"]}
+        ) from None
     return evidence
 
 
@@ -455,16 +525,54 @@ def verify_chain(app_id: int) -> list[str]:
     return problems
 
 
+def _signable_face_check(request: AuthorizationRequest, window_seconds: int) -> FaceVerification:
+    """The signature follows the LATEST face check of this request: it passed, no check failed after it,
+    and it finished within the window."""
+    latest = db.session.scalar(
+        select(FaceVerification)
+        .where(FaceVerification.request_id == request.id)
+        .order_by(FaceVerification.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.status != "passed":
+        if latest is not None and latest.status == "queued":
+            raise Conflict("人脸核验尚未完成，请稍候", code="face_check_pending")
+        raise Conflict("请先完成人脸核验", code="face_not_verified")
+    failed_later = db.session.scalar(
+        select(func.count())
+        .select_from(FaceVerification)
+        .where(
+            FaceVerification.request_id == request.id,
+            FaceVerification.status == "failed",
+            FaceVerification.finished_at >= latest.finished_at,
+        )
+    )
+    if failed_later:
+        raise Conflict("请先完成人脸核验", code="face_not_verified")
+    if latest.finished_at + timedelta(seconds=window_seconds) < clock.utcnow():
+        raise Conflict(f"人脸核验已超过{max(window_seconds // 60, 1)}分钟，请重新核验后签名", code="face_check_expired")
+    return latest
+
+
 def sign(
-    actor: Actor, token: str, user: User, data: bytes, *, max_bytes: int, device: str | None
+    actor: Actor,
+    token: str,
+    user: User,
+    data: bytes,
+    *,
+    max_bytes: int,
+    face_window_seconds: int,
+    device: str | None,
 ) -> AuthorizationRequest:
     row, request, app = resolve(token, user)
+    # one signature of an application at a time; then re-read what a concurrent one may have changed
+    _lock_application(app.id)
+    db.session.refresh(row)
+    db.session.refresh(request)
+    if row.used_at is not None:
+        raise Conflict("授权链接已使用", code="authorization_token_used")
     _open_for_signing(request)
-    verification = (
-        db.session.get(FaceVerification, request.face_verification_id) if request.face_verification_id else None
-    )
-    if verification is None or verification.status != "passed":
-        raise Conflict("请先完成人脸核验", code="face_not_verified")
+    verification = _signable_face_check(request, face_window_seconds)
     data = _check_signature(data, max_bytes)
     stored = storage.store_upload(
         data, "signature.png", allowed=(storage.PNG,), max_bytes=max_bytes, area="signatures", field="signature"
@@ -489,6 +597,7 @@ def sign(
                 "distance": verification.distance,
                 "threshold": verification.threshold,
                 "liveness": verification.liveness,
+                "challenge_id": verification.challenge_id,
             },
             "signature_sha256": signature.sha256,
             "device": (device or "")[:200],

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
+from core.authorizations.models import FACE_REASONS
 from core.database import UTCDateTime, db
+from core.liveness.models import REASONS as LIVENESS_REASONS
 
 METHODS = {
     "face": "人脸核验（与公安人口库照片比对）",
@@ -27,6 +29,9 @@ REASONS = {
     "not_verified_on_platform": "您的微信账号尚未实名或实名信息与填写的不一致",
     "no_reference": "未找到您的参考照片，请到乡镇（街道）窗口核验",
     "face_failed": "人脸核验未通过",
+    # the face engine's and the liveness check's reasons, shown as they are
+    **{k: v for k, v in FACE_REASONS.items() if k != "no_reference"},
+    **LIVENESS_REASONS,
 }
 
 
@@ -58,7 +63,7 @@ class IdentityVerification(db.Model):
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     provider_reference: Mapped[str | None] = mapped_column(String(100))
-    challenge_id: Mapped[int | None] = mapped_column(Integer)
+    challenge_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # core.liveness challenge
     frame_keys: Mapped[list | None] = mapped_column(JSON)
     distance: Mapped[float | None] = mapped_column(Float)
     liveness: Mapped[float | None] = mapped_column(Float)

@@ -28,12 +28,15 @@ from core.audit import services as audit
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from core.files import storage
-from core.identity.models import METHODS, Identity, IdentityVerification
+from core.identity.models import METHODS, REASONS, Identity, IdentityVerification
 from core.identity.providers import IdentityService, PlatformIdentity
 from core.idnumber import mask, validate_id_number
+from core.liveness import services as liveness
+from core.liveness.models import FaceChallenge
 
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[A-Za-z]$")
 FACE_TASK = "faces.verify_identity"
+CHALLENGE_PURPOSE = "real_name"  # face challenges of real-name verification: subject = the user id
 OPEN = ("pending", "verifying")
 
 
@@ -257,18 +260,27 @@ def verify_by_platform(
     return _complete(actor, verification)
 
 
+def face_challenge(user: User, session_id: str, *, ttl_seconds: int) -> FaceChallenge:
+    """A fresh head-turn challenge for this account's next face check, usable only from this log-in session."""
+    _open_claim(user)
+    return liveness.issue_challenge(CHALLENGE_PURPOSE, user.id, session_id, ttl_seconds=ttl_seconds)
+
+
 def start_face(
     actor: Actor,
     user: User,
     frames: list[bytes],
     *,
+    challenge_id: str,
+    session_id: str,
     max_frame_bytes: int,
     settings: IdentitySettings,
-    challenge_id: int | None = None,
 ) -> IdentityVerification:
-    """Frames of the account holder's face against the reference portrait of the claimed number (async)."""
+    """Frames of the account holder's face, answering a challenge, against the reference portrait of the
+    claimed number (checked on the face queue)."""
     verification = _open_claim(user)
     _check_attempts(user, settings)
+    challenge = liveness.take_challenge(challenge_id, CHALLENGE_PURPOSE, user.id, session_id)
     if not 3 <= len(frames) <= 5:
         raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
     keys = []
@@ -283,16 +295,16 @@ def start_face(
         )
         keys.append(stored.storage_key)
     verification.method, verification.status = "face", "verifying"
-    verification.frame_keys, verification.challenge_id = keys, challenge_id
+    verification.frame_keys, verification.challenge_id = keys, challenge.id
     db.session.flush()
     enqueue_after_commit(FACE_TASK, verification.id, queue="face")
     return verification
 
 
-def run_face(verification_id: int, engine: Any, source: Any, face_settings: Any) -> str:
+def run_face(
+    verification_id: int, engine: Any, source: Any, face_settings: Any, liveness_settings: liveness.LivenessSettings
+) -> str:
     """The face task: idempotent (a finished verification is not run again)."""
-    from core.authorizations import faces
-
     verification = db.session.scalar(
         select(IdentityVerification).where(IdentityVerification.id == verification_id).with_for_update()
     )
@@ -302,8 +314,15 @@ def run_face(verification_id: int, engine: Any, source: Any, face_settings: Any)
         return verification.status
     frames = [storage.open_path(k).read_bytes() for k in verification.frame_keys or []]
     reference = source.reference_encoding(verification.claimed_id_number)
-    verdict = faces.verify(
-        engine, frames, reference, tolerance=face_settings.tolerance, turn_threshold=face_settings.turn_threshold
+    challenge = db.session.get(FaceChallenge, verification.challenge_id) if verification.challenge_id else None
+    verdict = liveness.check(
+        engine,
+        frames,
+        reference,
+        challenge=challenge,
+        id_number=verification.claimed_id_number,
+        tolerance=face_settings.tolerance,
+        settings=liveness_settings,
     )
     verification.distance, verification.liveness = verdict.distance, verdict.liveness
     if face_settings.retention_seconds <= 0:
@@ -313,9 +332,7 @@ def run_face(verification_id: int, engine: Any, source: Any, face_settings: Any)
     from core.actor import SYSTEM
 
     if not verdict.passed:
-        reason = "no_reference" if verdict.reason == "no_reference" else "face_failed"
-        _fail(SYSTEM, verification, reason)
-        verification.provider_reference = verdict.reason
+        _fail(SYSTEM, verification, verdict.reason if verdict.reason in REASONS else "face_failed")
         return "failed"
     _complete(SYSTEM, verification)
     return "passed"

@@ -36,12 +36,13 @@ const TURNS = { turn_left: "向左转头", turn_right: "向右转头" };
 async function prepareFace() {
   show("step-face");
   try {
-    challenge = await api("POST", "/me/real-name/face-challenge");
-    const steps = (challenge.actions || []).map((a) => TURNS[a] || a).join("，再");
+    challenge = await api("POST", "/me/real-name/face/challenge");
+    const steps = (challenge.instructions || challenge.actions.map((a) => TURNS[a])).join("，再");
     $("instruction").textContent = `请正对镜头，先${steps}，按顺序拍摄3至5张照片。`;
     $("instruction").dataset.actions = (challenge.actions || []).join(",");
   } catch (err) {
-    challenge = null; // the server issues no challenge: plain head-turn instruction
+    challenge = null;
+    fieldErrors(err);
   }
 }
 
@@ -101,7 +102,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("upload").addEventListener("click", async () => {
     const form = new FormData();
     for (const file of $("frames").files) form.append("frames", file);
-    if (challenge) form.append("challenge_id", challenge.id);
+    if (challenge) form.append("challenge_id", challenge.challenge_id);
     $("upload").disabled = true;
     say("正在核验，请稍候…");
     try {

@@ -41,7 +41,7 @@ def upgrade():
     sa.Column('identity_id', sa.Integer(), nullable=True),
     sa.Column('officer_id', sa.Integer(), nullable=True),
     sa.Column('provider_reference', sa.String(length=100), nullable=True),
-    sa.Column('challenge_id', sa.Integer(), nullable=True),
+    sa.Column('challenge_id', sa.String(length=32), nullable=True),
     sa.Column('frame_keys', sa.JSON(), nullable=True),
     sa.Column('distance', sa.Float(), nullable=True),
     sa.Column('liveness', sa.Float(), nullable=True),
@@ -51,7 +51,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_identity_verifications_identity_id_identities')),
     sa.ForeignKeyConstraint(['officer_id'], ['officers.id'], name=op.f('fk_identity_verifications_officer_id_officers')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_identity_verifications_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_verifications'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_verifications')),
+    sa.UniqueConstraint('challenge_id', name=op.f('uq_identity_verifications_challenge_id'))
     )
     with op.batch_alter_table('identity_verifications', schema=None) as batch_op:
         batch_op.create_index('ix_identity_verifications_number', ['claimed_id_number'], unique=False)

@@ -8,6 +8,8 @@ from core.applications import services as applications
 from core.authorizations import qr
 from core.authorizations import services as authorizations
 from miniprogram_api.authorizations.schemas import (
+    CHALLENGE_EXAMPLE,
+    ChallengeOut,
     FramesIn,
     HandoverOut,
     IdentityIn,
@@ -15,16 +17,26 @@ from miniprogram_api.authorizations.schemas import (
     QrOut,
     RequestOut,
     SignatureIn,
+    TokenHeader,
     VerificationOut,
 )
+from miniprogram_api.schemas import MULTIPART, MULTIPART_CONTENT_TYPES
 from miniprogram_api.security import current_actor
 
 blp = Blueprint(
     "authorizations",
     __name__,
     url_prefix="/api/v1",
-    description="电子授权 Household members authorize the economic check: QR or same phone, face, signature",
+    description=(
+        "电子授权 Household members authorize the economic check: QR or same phone, face, signature. "
+        "The authorization token (from the QR link's `#token=` fragment or a hand-over) travels in the "
+        "`X-Authorization-Token` header, never in a URL."
+    ),
 )
+blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+    **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+    **MULTIPART_CONTENT_TYPES,
+}
 
 
 def _face_settings() -> authorizations.FaceSettings:
@@ -49,7 +61,8 @@ class AuthorizationQr(MethodView):
         token, expires = authorizations.issue_qr(
             current_actor(), g.user, app, member, ttl_hours=current_app.config["AUTH_QR_TTL_HOURS"]
         )
-        link = f"{current_app.config['AUTH_LINK_BASE']}?token={token}"
+        # the token rides in the URL fragment: browsers never send it to a server, so no access log sees it
+        link = f"{current_app.config['AUTH_LINK_BASE']}#token={token}"
         return {
             "token": token,
             "link": link,
@@ -86,57 +99,107 @@ class AuthorizationRevoke(MethodView):
         return authorizations.revoke(current_actor(), g.user, app, member)
 
 
-@blp.route("/authorizations/<string:token>")
+@blp.route("/authorizations/letter")
 class AuthorizationLetter(MethodView):
+    @blp.arguments(TokenHeader, location="headers")
     @blp.response(200, LetterOut)
-    def get(self, token: str):
+    def get(self, headers: dict):
         """The letter to authorize (the scanning user must be the member, logged in with real name)."""
-        return authorizations.letter_view(token, g.user)
+        return authorizations.letter_view(headers["token"], g.user)
 
 
-@blp.route("/authorizations/<string:token>/identity")
+@blp.route("/authorizations/identity")
 class AuthorizationIdentity(MethodView):
+    @blp.arguments(TokenHeader, location="headers")
     @blp.arguments(IdentityIn)
     @blp.response(200, LetterOut)
-    def post(self, data: dict, token: str):
+    def post(self, headers: dict, data: dict):
         """Same phone: the member types their own ID number before the face check."""
-        authorizations.confirm_identity(token, g.user, data["id_number"])
-        return authorizations.letter_view(token, g.user)
+        authorizations.confirm_identity(headers["token"], g.user, data["id_number"])
+        return authorizations.letter_view(headers["token"], g.user)
 
 
-@blp.route("/authorizations/<string:token>/face")
-class AuthorizationFace(MethodView):
-    @blp.arguments(FramesIn, location="files")
-    @blp.response(202, VerificationOut)
-    def post(self, files: dict, token: str):
-        """Upload 3-5 frames; the check runs on the face queue. Poll the returned id."""
-        settings = _face_settings()
-        frames = [f.read(settings.max_frame_bytes + 1) for f in request.files.getlist("frames")]
-        return authorizations.submit_face(
-            current_actor(), token, g.user, frames, settings=settings, device=request.headers.get("User-Agent")
+@blp.route("/authorizations/face/challenge")
+class AuthorizationFaceChallenge(MethodView):
+    @blp.arguments(TokenHeader, location="headers")
+    @blp.response(201, ChallengeOut, example=CHALLENGE_EXAMPLE)
+    @blp.alt_response(404, description="授权链接无效 (authorization_token_invalid)")
+    @blp.alt_response(409, description="已授权、已锁定、已撤销，或同一手机授权尚未确认身份 (identity_not_confirmed)")
+    def post(self, headers: dict):
+        """获取人脸核验动作提示（一次性挑战） Get a face challenge before filming
+
+        The server picks the order of two head turns (`turn_left` = the person turns to their own left,
+        `turn_right` to their own right; a blink is not offered: the landmark model in use cannot see
+        eyelids). Show `instructions` in order, film 3-5 frames while the member follows them, and upload
+        the frames with `challenge_id` to `POST /api/v1/authorizations/face` within `expires_at`
+        (`FACE_CHALLENGE_TTL_SECONDS`, 180 s by default). The challenge is single use and bound to this
+        authorization and to the log-in session (access token) that asked for it. Send frames as the camera
+        sensor sees them, never the mirrored preview."""
+        return authorizations.face_challenge(
+            current_actor(), headers["token"], g.user, g.auth_session.id, settings=_face_settings()
         )
 
 
-@blp.route("/authorizations/<string:token>/face/<int:verification_id>")
+@blp.route("/authorizations/face")
+class AuthorizationFace(MethodView):
+    @blp.arguments(TokenHeader, location="headers")
+    @blp.arguments(FramesIn, location=MULTIPART)
+    @blp.response(202, VerificationOut)
+    @blp.alt_response(404, description="动作提示无效：不存在，或属于其他授权或其他登录会话 (challenge_invalid)")
+    @blp.alt_response(409, description="动作提示已使用 (challenge_used) 或已过期 (challenge_expired)")
+    def post(self, headers: dict, body: dict):
+        """Upload 3-5 frames answering a challenge; the check runs on the face queue. Poll the returned id.
+
+        The frames must perform the challenge's head turns in order; frames that match an earlier accepted
+        check of the same person (also re-encoded or mirrored) fail with reason `replay`."""
+        settings = _face_settings()
+        frames = [f.read(settings.max_frame_bytes + 1) for f in request.files.getlist("frames")]
+        return authorizations.submit_face(
+            current_actor(),
+            headers["token"],
+            g.user,
+            frames,
+            challenge_id=body["challenge_id"],
+            session_id=g.auth_session.id,
+            settings=settings,
+            device=request.headers.get("User-Agent"),
+        )
+
+
+@blp.route("/authorizations/face/<int:verification_id>")
 class AuthorizationFaceResult(MethodView):
+    @blp.arguments(TokenHeader, location="headers")
     @blp.response(200, VerificationOut)
-    def get(self, token: str, verification_id: int):
+    def get(self, headers: dict, verification_id: int):
         """The face check's result, with the reason in Chinese."""
-        return authorizations.get_verification(token, g.user, verification_id)
+        return authorizations.get_verification(headers["token"], g.user, verification_id)
 
 
-@blp.route("/authorizations/<string:token>/signature")
+@blp.route("/authorizations/signature")
 class AuthorizationSignature(MethodView):
+    @blp.arguments(TokenHeader, location="headers")
     @blp.arguments(SignatureIn, location="files")
     @blp.response(200, RequestOut)
-    def post(self, files: dict, token: str):
-        """The handwritten signature (PNG) completes the authorization."""
-        max_bytes = current_app.config["SIGNATURE_MAX_BYTES"]
+    @blp.alt_response(
+        409,
+        description=(
+            "人脸核验未通过或之后又有失败 (face_not_verified)、超过签名时限 (face_check_expired)、"
+            "其他成员同时授权，可直接重试 (evidence_conflict)"
+        ),
+    )
+    def post(self, headers: dict, files: dict):
+        """The handwritten signature (PNG) completes the authorization.
+
+        Accepted only when the latest face check of this authorization passed, no check failed after it,
+        and it finished within `FACE_SIGN_WINDOW_SECONDS` (600 s by default)."""
+        cfg = current_app.config
+        max_bytes = cfg["SIGNATURE_MAX_BYTES"]
         return authorizations.sign(
             current_actor(),
-            token,
+            headers["token"],
             g.user,
             files["signature"].read(max_bytes + 1),
             max_bytes=max_bytes,
+            face_window_seconds=cfg["FACE_SIGN_WINDOW_SECONDS"],
             device=request.headers.get("User-Agent"),
         )

@@ -9,12 +9,18 @@ from core.accounts.models import User
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.identity import services as identity
 from core.idnumber import mask
+from miniprogram_api.authorizations.schemas import CHALLENGE_EXAMPLE, ChallengeOut
 from miniprogram_api.me.schemas import MeSchema, RealNameFramesIn, RealNameIn, RealNameVerificationOut, VerifyIn
+from miniprogram_api.schemas import MULTIPART, MULTIPART_CONTENT_TYPES
 from miniprogram_api.security import current_actor
 
 blp = Blueprint(
     "me", __name__, url_prefix="/api/v1/me", description="我的 The logged-in user and real-name verification"
 )
+blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+    **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+    **MULTIPART_CONTENT_TYPES,
+}
 
 STATUS_LABELS = {"unverified": "未实名", "claimed": "待核验", "verifying": "核验中", "verified": "已实名核验"}
 
@@ -135,22 +141,48 @@ class RealNameVerify(MethodView):
         return identity.verify_by_platform(current_actor(), g.user, platform, data.get("code"), settings=_settings())
 
 
+@blp.route("/real-name/face/challenge")
+class RealNameFaceChallenge(MethodView):
+    @blp.response(201, ChallengeOut, example=CHALLENGE_EXAMPLE)
+    @blp.alt_response(409, description="real_name_claim_required：请先填写姓名和身份证号码 / real_name_verifying")
+    def post(self):
+        """获取人脸核验动作提示（一次性挑战）
+
+        The server picks the order of two head turns; show `instructions` in order, film 3-5 frames and send
+        them with `challenge_id` to `POST /api/v1/me/real-name/face` before `expires_at`. Single use, bound
+        to this account and this log-in session."""
+        return identity.face_challenge(
+            g.user, g.auth_session.id, ttl_seconds=current_app.config["FACE_CHALLENGE_TTL_SECONDS"]
+        )
+
+
 @blp.route("/real-name/face")
 class RealNameFace(MethodView):
-    @blp.arguments(RealNameFramesIn, location="files")
+    @blp.arguments(RealNameFramesIn, location=MULTIPART)
     @blp.response(202, RealNameVerificationOut)
-    @blp.alt_response(409, description="real_name_claim_required / real_name_verifying")
+    @blp.alt_response(404, description="动作提示无效：不存在，或属于其他账号或其他登录会话 (challenge_invalid)")
+    @blp.alt_response(409, description="real_name_claim_required / real_name_verifying / challenge_used / expired")
     @blp.alt_response(422, description="须上传3至5张JPEG/PNG照片")
-    def post(self, files: dict):
+    def post(self, body: dict):
         """实名核验：人脸比对（与公安人口库参考照片）
 
-        3-5 frames while slowly turning the head; compared on the `face` queue with the reference portrait
-        of the claimed ID number. Poll `GET /me/real-name/verifications/{id}`."""
+        3-5 frames performing the challenge's head turns; compared on the `face` queue with the reference
+        portrait of the claimed ID number (replayed frames fail with reason `replay`). Poll
+        `GET /me/real-name/verifications/{id}`. Non-face alternatives: the identity service or the township
+        window."""
         max_bytes = current_app.config["FACE_MAX_FRAME_BYTES"]
         frames = [f.read(max_bytes + 1) for f in request.files.getlist("frames")]
         if not frames:
             raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
-        return identity.start_face(current_actor(), g.user, frames, max_frame_bytes=max_bytes, settings=_settings())
+        return identity.start_face(
+            current_actor(),
+            g.user,
+            frames,
+            challenge_id=body["challenge_id"],
+            session_id=g.auth_session.id,
+            max_frame_bytes=max_bytes,
+            settings=_settings(),
+        )
 
 
 @blp.route("/real-name/verifications/<int:verification_id>")

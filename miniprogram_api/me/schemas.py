@@ -86,11 +86,24 @@ class VerifyIn(StrictSchema):
     )
 
 
-class RealNameFramesIn(Schema):
+class RealNameFramesIn(StrictSchema):
+    """The multipart body of a real-name face check: the challenge answered and the frames."""
+
+    challenge_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={
+            "description": "The id of a challenge from POST /api/v1/me/real-name/face/challenge (single use)",
+            "example": "pWq0ZL8mS3y1cV7nT2kR9dXe",
+        },
+    )
     frames = fields.List(
         fields.Raw(metadata={"type": "string", "format": "binary"}),
         required=True,
-        metadata={"description": "3 to 5 JPEG/PNG frames while slowly turning the head"},
+        metadata={
+            "description": "3 to 5 JPEG/PNG frames, in the order filmed, performing the challenge's head turns; "
+            "as the camera sensor sees them (not mirrored)"
+        },
     )
 
 

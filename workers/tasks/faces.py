@@ -6,6 +6,7 @@ from flask import current_app
 from core.authorizations import services as authorizations
 from core.database import commit
 from core.identity import services as identity
+from core.liveness.services import LivenessSettings
 
 
 @shared_task(name=authorizations.FACE_TASK, acks_late=True)
@@ -24,7 +25,11 @@ def verify_identity(verification_id: int) -> str:
     """Real-name verification by face (same engine and queue). Safe to run twice."""
     settings = authorizations.FaceSettings.from_config(current_app.config)
     status = identity.run_face(
-        verification_id, current_app.extensions["face_engine"](), current_app.extensions["portrait_source"](), settings
+        verification_id,
+        current_app.extensions["face_engine"](),
+        current_app.extensions["portrait_source"](),
+        settings,
+        LivenessSettings.from_config(current_app.config),
     )
     commit()
     return status
