@@ -23,11 +23,11 @@ from core.accounts import models as _accounts_models  # noqa: F401
 from core.accounts import tokens
 from core.accounts.wechat import HttpWechatClient
 from core.applications import models as _application_models  # noqa: F401
+from core.applications import workflow as workflows
 from core.audit import models as _audit_models  # noqa: F401
 from core.authorizations import models as _authorization_models  # noqa: F401
 from core.authorizations import services as _authorization_services  # noqa: F401  (registers the data_check gate)
 from core.casework import models as _casework_models  # noqa: F401
-from core.casework import workflows
 from core.database import commit, db, install_session_events, rollback, set_task_dispatcher
 from core.files import storage
 from core.households import models as _household_models  # noqa: F401

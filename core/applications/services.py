@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from core import clock, workdays
+from core import clock
 from core.accounts.models import User
 from core.actor import Actor
 from core.applications import conflicts, notify, settings, workflow
@@ -400,9 +400,7 @@ def withdraw(actor: Actor, user: User, app: Application, reason: str) -> Applica
 def _close_cases(app: Application) -> None:
     for case_id in (app.case_id, app.info_case_id):
         if case_id:
-            case = db.session.get(Case, case_id)
-            casework.set_stage(case, "closed", None)
-            case.clock_paused_at = None
+            casework.close(db.session.get(Case, case_id))
 
 
 def reply_correction(actor: Actor, user: User, app: Application, text: str, attachment_ids: list[int]) -> Application:
@@ -425,13 +423,7 @@ def reply_correction(actor: Actor, user: User, app: Application, text: str, atta
     )
     for attachment in attachments:
         attachment.correction_event_id = event.id
-    case = db.session.get(Case, app.case_id)
-    if case.clock_paused_at is not None:
-        # the acceptance clock resumes with the working days that were left when it paused
-        case.due_date = workdays.add_working_days(clock.local_today(), max(1, case.paused_remaining_days or 1))
-        case.clock_paused_at = None
-        case.paused_remaining_days = None
-        case.next_due = case.due_date
+    casework.resume_clock(db.session.get(Case, app.case_id))
     audit.record(actor, "application.correction_reply", app, region=app.residence_township_code)
     return app
 
@@ -478,8 +470,7 @@ def accept(actor: Actor, application_id: int) -> Application:
     if app.status != "submitted":
         raise Conflict(f"申请{STATUSES[app.status]}，不能受理", code="invalid_transition")
     app.status = "accepted"
-    case.status = "in_progress"
-    case.assignee_officer_id = case.assignee_officer_id or actor.id
+    casework.start_work(case, officer_id=actor.id)
     _event(app, actor, "accepted", f"{_township_name(app)}已受理您的申请")
     audit.record(actor, "application.accept", app, region=case.township_code)
     workflow.start(actor, app, case)
@@ -494,11 +485,7 @@ def request_correction(actor: Actor, application_id: int, reason: str) -> Applic
     if not reason:
         raise ValidationFailed(errors={"reason": ["请填写需要补正的内容"]})
     app.status = "correction_requested"
-    case.clock_paused_at = clock.utcnow()
-    case.paused_remaining_days = (
-        workdays.working_days_between(clock.local_today(), case.due_date) if case.due_date else None
-    )
-    case.next_due = None  # paused: not overdue while waiting for the citizen
+    casework.pause_clock(case)  # not overdue while waiting for the citizen
 
     _event(app, actor, "correction_requested", f"{_township_name(app)}请您补正材料：{reason}", reason=reason)
     audit.record(actor, "application.request_correction", app, region=case.township_code)

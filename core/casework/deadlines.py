@@ -13,6 +13,7 @@ from core.accounts.models import Officer
 from core.actor import Actor
 from core.audit import services as audit
 from core.casework.models import Case, CaseStep
+from core.casework.services import escalate
 from core.database import db
 from core.notifications import services as outbox
 
@@ -39,7 +40,7 @@ def check(actor: Actor) -> dict[str, int]:
         )
     ).all()
     for case in overdue_cases:
-        case.escalated_at = now
+        escalate(case, now)
         audit.record(
             actor,
             "case.escalate",

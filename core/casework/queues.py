@@ -14,6 +14,7 @@ from core.actor import Actor
 from core.applications.conflicts import flagged_application_ids
 from core.applications.models import Application
 from core.audit import services as audit
+from core.casework import services as casework
 from core.casework.models import Case
 from core.casework.services import Page, scope_filter
 from core.database import db
@@ -146,7 +147,7 @@ def assign(actor: Actor, case_ids: list[int], officer_id: int) -> int:
     for case in cases:
         if case.township_code[: len(officer.region_code or "")] != (officer.region_code or ""):
             raise ValidationFailed(errors={"officer_id": [f"{officer.display_name}不负责案件{case.reference}所在乡镇"]})
-        case.assignee_officer_id = officer.id
+        casework.assign(case, officer.id)
     audit.record(
         actor,
         "case.assign",

@@ -1,19 +1,23 @@
-"""Opening cases and the officers' queue."""
+"""Cases: the one owner of every Case transition (open, start, pause/resume the clock, assign, prioritise,
+escalate, restage, close, reopen, the statutory limit and its extension) and the officer's case look-ups.
+
+Applications, reports (and later reviews, transfers, warnings) never set Case fields themselves: they call
+these functions, which check the status transition table and keep the queue columns (stage, next_due) right."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
 
 from core import clock, workdays
 from core.actor import Actor
 from core.audit import services as audit
-from core.casework.models import CASE_KINDS, Case
+from core.casework.models import CASE_KINDS, CASE_STATUSES, Case
 from core.database import db, enqueue_after_commit
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.regions.services import require_level
 
 ROUTED_TASK = "casework.case_opened"
@@ -71,10 +75,110 @@ def open_case(
     return case
 
 
+# status -> the statuses it may move to (a move to the same status is a no-op)
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "closed"}),
+    "in_progress": frozenset({"closed"}),
+    "closed": frozenset({"open"}),  # reopen (a report taken back from a referral)
+}
+
+
+def _move(case: Case, status: str) -> None:
+    if status == case.status:
+        return
+    if status not in STATUS_TRANSITIONS.get(case.status, frozenset()):
+        raise Conflict(f"案件当前状态不能{CASE_STATUSES.get(status, status)}", code="invalid_case_transition")
+    case.status = status
+
+
 def set_stage(case: Case, stage: str, next_due: date | None) -> None:
-    case.stage, case.next_due = stage, next_due
+    """Where the case stands in its workflow and its nearest open deadline (what queues sort on)."""
     if stage == "closed":
-        case.status, case.next_due = "closed", None
+        close(case)
+        return
+    case.stage, case.next_due = stage, next_due
+
+
+def start_work(case: Case, *, officer_id: int | None = None) -> None:
+    """An officer has taken the case up (accepted, first contact made, a workflow step opened)."""
+    _move(case, "in_progress")
+    if officer_id is not None and case.assignee_officer_id is None:
+        case.assignee_officer_id = officer_id
+
+
+def first_contact_made(case: Case, *, officer_id: int) -> None:
+    """A report's first-contact deadline is met: nothing is due until the next action."""
+    start_work(case, officer_id=officer_id)
+    case.next_due = None
+
+
+def assign(case: Case, officer_id: int) -> None:
+    case.assignee_officer_id = officer_id
+
+
+def prioritise(case: Case, priority: int) -> None:
+    case.priority = priority
+
+
+def escalate(case: Case, when: datetime) -> bool:
+    """Overdue: shown to the county, once. Returns False when already escalated."""
+    if case.escalated_at is not None:
+        return False
+    case.escalated_at = when
+    return True
+
+
+def pause_clock(case: Case) -> None:
+    """Waiting for the citizen (补正): the working days left are kept; nothing is overdue meanwhile."""
+    if case.clock_paused_at is not None:
+        return
+    case.clock_paused_at = clock.utcnow()
+    case.paused_remaining_days = (
+        workdays.working_days_between(clock.local_today(), case.due_date) if case.due_date else None
+    )
+    case.next_due = None
+
+
+def resume_clock(case: Case) -> None:
+    """The citizen answered: the clock resumes with the working days that were left when it paused."""
+    if case.clock_paused_at is None:
+        return
+    case.due_date = workdays.add_working_days(clock.local_today(), max(1, case.paused_remaining_days or 1))
+    case.clock_paused_at = None
+    case.paused_remaining_days = None
+    case.next_due = case.due_date
+
+
+def start_limit(case: Case, working_days: int) -> None:
+    """Acceptance starts the statutory limit from acceptance to decision."""
+    case.accepted_at = clock.utcnow()
+    case.limit_date = workdays.add_working_days(clock.local_today(), working_days)
+
+
+def extend_limit(case: Case, working_days: int, reason: str) -> None:
+    """The statutory limit, extended once with a reason."""
+    if case.limit_date is None or case.status == "closed":
+        raise Conflict("只有办理中的申请可以延长办理期限", code="invalid_transition")
+    if case.extended_at is not None:
+        raise Conflict("办理期限只能延长一次", code="already_extended")
+    case.limit_date = workdays.add_working_days(case.limit_date, working_days)
+    case.extended_at, case.extension_reason = clock.utcnow(), reason[:300]
+
+
+def record_decision(case: Case, when: datetime) -> None:
+    case.decided_at = when
+    close(case)
+
+
+def close(case: Case) -> None:
+    """Done: off every queue (idempotent)."""
+    _move(case, "closed")
+    case.stage, case.next_due, case.clock_paused_at = "closed", None, None
+
+
+def reopen(case: Case, *, stage: str, next_due: date | None) -> None:
+    _move(case, "open")
+    case.stage, case.next_due = stage, next_due
 
 
 def mark_routed(case_id: int) -> bool:

@@ -307,7 +307,7 @@ def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -
         subject_type="report",
         subject_id=report.id,
     )
-    case.priority = report.priority + (10 if report.urgency == "urgent" else 0)
+    casework.prioritise(case, report.priority + (10 if report.urgency == "urgent" else 0))
     report.case_id = case.id
     report.first_contact_due = case.due_date
     _event(report, "created", reporter_text=f"您报告的困难情况已由{township}受理")
@@ -460,9 +460,7 @@ def record_step(actor: Actor, report_id: int, step: str, note: str | None = None
         text = f"{_township_name(report)}已上门走访"
     case = db.session.get(Case, report.case_id) if report.case_id else None
     if case is not None:
-        case.status = "in_progress"
-        case.next_due = None  # first contact made: the first-contact deadline is met
-        case.assignee_officer_id = case.assignee_officer_id or actor.id
+        casework.first_contact_made(case, officer_id=actor.id)
     _event(report, step, officer_id=actor.id, note=note, reporter_text=text)
     audit.record(actor, f"report.{step}", report, region=report.township_code)
     return report
@@ -482,7 +480,7 @@ def close(
     report.closed_at = clock.utcnow()
     report.application_id = application_id
     if report.case_id:
-        casework.set_stage(db.session.get(Case, report.case_id), "closed", None)
+        casework.close(db.session.get(Case, report.case_id))
     _event(report, "closed", officer_id=actor.id, note=note, reporter_text=f"已办结：{OUTCOMES[outcome]}")
     for duplicate in db.session.scalars(
         select(Report).where(Report.duplicate_of_id == report.id, Report.status != "closed")
@@ -558,7 +556,7 @@ def mark_duplicate(actor: Actor, report_id: int, of_reference: str) -> Report:
         original = db.session.get(Report, original.duplicate_of_id)
     report.duplicate_of_id = original.id
     if report.case_id:
-        db.session.get(Case, report.case_id).status = "closed"
+        casework.close(db.session.get(Case, report.case_id))
     _event(report, "marked_duplicate", officer_id=actor.id, note=f"与报告 {original.reference} 为同一人")
     audit.record(actor, "report.mark_duplicate", report, region=report.township_code, of=original.id)
     return report
@@ -570,7 +568,11 @@ def unmark_duplicate(actor: Actor, report_id: int) -> Report:
         raise Conflict("该报告不是重复报告", code="not_duplicate")
     report.duplicate_of_id = None
     if report.case_id:
-        db.session.get(Case, report.case_id).status = "open"
+        casework.reopen(
+            db.session.get(Case, report.case_id),
+            stage="report",
+            next_due=None if report.contacted_at else report.first_contact_due,
+        )
     else:
         days = contact_days(report.township_code[:6], report.urgency)
         case = casework.open_case(
@@ -613,7 +615,7 @@ def escalate_overdue(actor: Actor) -> int:
     for report in rows:
         report.escalated_at = now
         if report.case_id:
-            db.session.get(Case, report.case_id).escalated_at = now
+            casework.escalate(db.session.get(Case, report.case_id), now)
         _event(report, "escalated", note=f"首次联系已超过时限（{report.first_contact_due}），已上报县级民政部门")
         audit.record(actor, "report.escalate", report, region=report.township_code)
     return len(rows)

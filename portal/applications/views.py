@@ -13,11 +13,11 @@ from core.applications import conflicts, workflow
 from core.applications import services as applications
 from core.applications.models import STATUSES
 from core.applications.programs import MATERIALS, PROGRAMS
+from core.applications.workflow.definitions import STEP_LABELS
 from core.authorizations import services as authorizations
 from core.authorizations.models import METHODS as AUTH_METHODS
 from core.authorizations.models import STATUSES as AUTH_STATUSES
 from core.casework.models import STEP_STATUSES
-from core.casework.workflows import STEP_LABELS
 from core.files import storage
 from core.households import vocabulary
 from core.identity import services as identity

@@ -16,10 +16,10 @@ from core.applications import notify
 from core.applications.models import Application
 from core.applications.programs import program_label
 from core.applications.settings import effective
+from core.applications.workflow.definitions import STEP_LABELS, WORKFLOWS, StepDef, Workflow
 from core.audit import services as audit
 from core.casework import services as casework
 from core.casework.models import Case, CaseStep
-from core.casework.workflows import STEP_LABELS, WORKFLOWS, StepDef, Workflow
 from core.database import db
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.regions.services import names_for
@@ -60,9 +60,8 @@ def start(actor: Actor, app: Application, case: Case) -> None:
     """Called on acceptance: create the steps, mark accept done, open the parallel investigation."""
     workflow = workflow_for(app)
     settings = effective(case.county_code, app.program, default_accept_days=3)
-    now, today = clock.utcnow(), clock.local_today()
-    case.accepted_at = now
-    case.limit_date = workdays.add_working_days(today, workflow.total_working_days)
+    now = clock.utcnow()
+    casework.start_limit(case, workflow.total_working_days)
     for step in workflow.steps:
         if step.optional and not getattr(settings, step.optional, False):
             continue
@@ -115,7 +114,7 @@ def _sync_status(actor: Actor, app: Application, case: Case, rows: dict[str, Cas
             _event(app, actor, "review_started", f"调查核实已完成，{township}正在审核")
         elif "confirmation" in new_codes:
             _event(app, actor, "confirmation_started", "公示期满，已报县级民政部门确认")
-    case.status = "in_progress"
+    casework.start_work(case)
     _restage(case, rows)
 
 
@@ -367,8 +366,7 @@ def decide(actor: Actor, step_id: int, data: dict, *, version: int | None = None
         "start_month": start_month or None,
         "reason": reason or None,
     }
-    case.decided_at = now
-    casework.set_stage(case, "closed", None)
+    casework.record_decision(case, now)
     app.closed_at = now
     label = program_label(app.program)
     if approve == "approve":
@@ -379,7 +377,7 @@ def decide(actor: Actor, step_id: int, data: dict, *, version: int | None = None
         app.status, app.decision_reason = "rejected", reason
         text = f"您的{label}申请未获批准。理由：{reason}。{APPEAL_TEXT}"
     if app.info_case_id:
-        db.session.get(Case, app.info_case_id).status = "closed"
+        casework.close(db.session.get(Case, app.info_case_id))
     audit.record(actor, f"application.{app.status}", app, region=case.township_code, amount=str(amount or ""))
     _event(app, actor, app.status, text, reason=reason or None)
     return app
@@ -388,16 +386,11 @@ def decide(actor: Actor, step_id: int, data: dict, *, version: int | None = None
 def extend(actor: Actor, case_id: int, reason: str) -> Case:
     case = casework.get_case_for_officer(actor, case_id)
     app = db.session.get(Application, case.subject_id)
-    if case.limit_date is None or case.status == "closed":
-        raise Conflict("只有办理中的申请可以延长办理期限", code="invalid_transition")
-    if case.extended_at is not None:
-        raise Conflict("办理期限只能延长一次", code="already_extended")
     reason = (reason or "").strip()
-    if not reason:
+    if not reason and case.limit_date is not None and case.status != "closed" and case.extended_at is None:
         raise ValidationFailed(errors={"reason": ["请填写延长理由"]})
     days = workflow_for(app).extension_working_days
-    case.limit_date = workdays.add_working_days(case.limit_date, days)
-    case.extended_at, case.extension_reason = clock.utcnow(), reason[:300]
+    casework.extend_limit(case, days, reason)
     audit.record(actor, "case.extend", case, region=case.township_code, days=days)
     _event(app, actor, "extended", f"因{reason}，办理期限延长{days}个工作日，至{case.limit_date:%Y年%m月%d日}")
     return case
