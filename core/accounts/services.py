@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from core import clock, crypto
+from core import access, clock, crypto
 from core.accounts import portal_sessions, tokens
 from core.accounts.models import Officer, SmsCode, User, UserRole, WechatSession
 from core.accounts.roles import OFFICER_ROLES, REPORTER_ROLES, officer_region_level
@@ -182,10 +182,8 @@ def grant_reporter_role(actor: Actor, user: User, role: str, region_code: str) -
 
 
 def officer_can_see_region(actor: Actor, region_code: str) -> bool:
-    """An officer's scope is their region and everything below it (by code prefix)."""
-    if "system_admin" in actor.roles:
-        return True
-    return bool(actor.region_code) and region_code.startswith(actor.region_code)
+    """An officer's scope is their region and everything below it (core.access)."""
+    return access.can_see(actor, region_code)
 
 
 def create_officer(
@@ -426,8 +424,7 @@ def find_user_by_phone(phone: str) -> User:
 
 def reporter_grants_in_scope(actor: Actor) -> list[tuple[UserRole, User]]:
     stmt = select(UserRole, User).join(User, User.id == UserRole.user_id).where(UserRole.revoked_at.is_(None))
-    if "system_admin" not in actor.roles:
-        stmt = stmt.where(UserRole.region_code.startswith(actor.region_code or "-", autoescape=True))
+    stmt = stmt.where(access.under(actor, UserRole.region_code))
     return [(grant, user) for grant, user in db.session.execute(stmt.order_by(UserRole.granted_at.desc())).all()]
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from core import clock, workdays
+from core import access, clock, workdays
 from core.actor import Actor
 from core.casework.models import Case
 from core.casework.queues import BUCKETS
@@ -62,11 +62,7 @@ def decisions(actor: Actor) -> dict:
 
 def reports_first_contact(actor: Actor) -> list[dict]:
     """Per township: reports whose first contact was made by the deadline."""
-    clause = (
-        Report.township_code.startswith(actor.region_code or "", autoescape=True)
-        if "system_admin" not in actor.roles
-        else True
-    )
+    clause = access.under(actor, Report.township_code)  # an empty scope sees nothing
     rows = db.session.execute(
         select(Report.township_code, Report.first_contact_due, Report.contacted_at).where(
             clause, Report.duplicate_of_id.is_(None), Report.first_contact_due.is_not(None)

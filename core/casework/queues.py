@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
-from core import clock
+from core import access, clock
 from core.accounts.models import Officer
 from core.actor import Actor
 from core.applications.conflicts import flagged_application_ids
@@ -129,8 +129,7 @@ def queue(actor: Actor, *, page: int = 1, page_size: int = 20, **filters: Any) -
 
 def officers_in_scope(actor: Actor) -> list[Officer]:
     stmt = select(Officer).where(Officer.is_active.is_(True))
-    if "system_admin" not in actor.roles:
-        stmt = stmt.where(Officer.region_code.startswith(actor.region_code or "-", autoescape=True))
+    stmt = stmt.where(access.under(actor, Officer.region_code))
     return list(db.session.scalars(stmt.order_by(Officer.display_name)))
 
 

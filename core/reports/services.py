@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from core import clock
+from core import access, clock
 from core.accounts.models import User
 from core.actor import Actor
 from core.audit import services as audit
@@ -376,11 +376,7 @@ def reporter_events(report: Report) -> list[ReportEvent]:
 
 
 def _scope_clause(actor: Actor) -> Any:
-    if "system_admin" in actor.roles:
-        return True
-    if not actor.region_code:
-        return False
-    return Report.township_code.startswith(actor.region_code, autoescape=True)
+    return access.under(actor, Report.township_code)
 
 
 def get_for_officer(actor: Actor, report_id: int) -> Report:
