@@ -16,30 +16,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import config as config_module
-from core import crypto, workdays
-
-# Import every model module so that metadata is complete (migrations, create_all).
-from core.accounts import models as _accounts_models  # noqa: F401
-from core.accounts import tokens
+import core.models  # noqa: F401 - every model, so that the metadata is complete
+from core import setup as core_setup
 from core.accounts.wechat import HttpWechatClient
-from core.applications import models as _application_models  # noqa: F401
-from core.applications import workflow as workflows
-from core.audit import models as _audit_models  # noqa: F401
-from core.authorizations import models as _authorization_models  # noqa: F401
-from core.authorizations import services as _authorization_services  # noqa: F401  (registers the data_check gate)
-from core.casework import models as _casework_models  # noqa: F401
-from core.database import commit, db, install_session_events, rollback, set_task_dispatcher
-from core.files import storage
-from core.households import models as _household_models  # noqa: F401
-from core.idempotency import models as _idempotency_models  # noqa: F401
-from core.identity import models as _identity_models  # noqa: F401
+from core.database import commit, db, install_session_events, rollback
 from core.identity.providers import ConsoleIdentityService, HttpIdentityService, WechatRealName
-from core.liveness import models as _liveness_models  # noqa: F401
-from core.notifications import models as _notification_models  # noqa: F401
-from core.notifications import services as outbox
 from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel
-from core.regions import models as _region_models  # noqa: F401
-from core.reports import models as _report_models  # noqa: F401
 
 migrate = Migrate()
 log = logging.getLogger("relieflink")
@@ -151,22 +133,8 @@ def activate(app: Flask) -> None:
 
     A process normally builds one app; tests that build a second one call this to switch back.
     """
-    crypto.configure(app.config["DATA_ENCRYPTION_KEY"], app.config["SECRET_KEY"])
-    tokens.configure(
-        tokens.TokenSettings(
-            secret=app.config["JWT_SECRET_KEY"],
-            issuer=app.config["JWT_ISSUER"],
-            audience=app.config["JWT_AUDIENCE"],
-            access_ttl=app.config["JWT_ACCESS_TTL_SECONDS"],
-            refresh_ttl_days=app.config["REFRESH_TOKEN_TTL_DAYS"],
-        )
-    )
-    workdays.load_holiday_file(app.config["HOLIDAY_FILE"])
-    storage.configure(app.config["STORAGE_DIR"])
-    outbox.set_channel_factory(_channel_factory(app))
-    celery = app.extensions["celery"]
-    celery.set_default()
-    set_task_dispatcher(app.extensions["task_dispatcher"])
+    core_setup.setup(app.config, channels=_channel_factory(app), dispatcher=app.extensions["task_dispatcher"])
+    app.extensions["celery"].set_default()
 
 
 def create_app(env: str | None = None, **overrides: Any) -> Flask:
@@ -174,7 +142,6 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     if overrides:
         cfg = type(cfg.__name__, (cfg,), overrides)
     cfg.validate()
-    workflows.validate_all()  # a broken workflow definition stops start-up
 
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
     app.url_map.converters["int"] = IdConverter  # before any route is added

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from core.authorizations import faces, portraits
+from core.authorizations import faces, letters, portraits
 from core.authorizations import services as authorizations
 from core.database import commit, rollback
 from core.errors import DomainError
@@ -46,3 +46,11 @@ def verify(application_id: int) -> None:
             click.echo(f"TAMPERED {problem}")
         raise SystemExit(1)
     click.echo(f"application {application_id}: evidence intact")
+
+
+@authorizations_cli.command("replan")
+def replan() -> None:
+    """After a new authorization letter is deployed: move every unsigned request to the new text."""
+    count = authorizations.replan_for_letter()
+    commit()
+    click.echo(f"re-planned {count} application(s) on letter {letters.CURRENT_VERSION}")

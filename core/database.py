@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+log = logging.getLogger("relieflink.database")
 
 
 class UTCDateTime(TypeDecorator):
@@ -63,8 +65,28 @@ def enqueue_after_commit(name: str, *args: Any, queue: str = "default") -> None:
     db.session.info.setdefault("pending_tasks", []).append((name, list(args), queue))
 
 
+def after_commit(callback: Any, *args: Any) -> None:
+    """Run ``callback(*args)`` once the current transaction has committed (dropped on rollback): side
+    effects that must not happen for a change that never lands, e.g. deleting a file the change unlinks."""
+    db.session.info.setdefault("pending_callbacks", []).append((callback, args))
+
+
+def after_rollback(callback: Any, *args: Any) -> None:
+    """Run ``callback(*args)`` if the current transaction rolls back (dropped on commit): undo an outside
+    effect made in advance, e.g. remove a file written for a row that was never committed."""
+    db.session.info.setdefault("undo_callbacks", []).append((callback, args))
+
+
+def _run(callbacks: list) -> None:
+    for callback, args in callbacks:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("after-commit callback %s failed", getattr(callback, "__name__", callback))
+
+
 def commit() -> None:
-    """Commit the current unit of work, then send the tasks it queued."""
+    """Commit the current unit of work, then send the tasks it queued and run its after-commit callbacks."""
     session = db.session
     session.commit()
     ready = session.info.pop("ready_tasks", [])
@@ -72,10 +94,16 @@ def commit() -> None:
         if _dispatcher is None:
             raise RuntimeError("no task dispatcher installed (workers.celery_app.init_celery)")
         _dispatcher(name, args, queue)
+    # a commit with no database work emits no after_commit event: its callbacks are still pending
+    session.info.pop("undo_callbacks", None)
+    _run(session.info.pop("ready_callbacks", []) + session.info.pop("pending_callbacks", []))
 
 
 def rollback() -> None:
-    db.session.rollback()
+    session = db.session
+    session.rollback()
+    session.info.pop("pending_callbacks", None)
+    _run(session.info.pop("rolled_back_callbacks", []) + session.info.pop("undo_callbacks", []))
 
 
 def install_session_events() -> None:
@@ -90,10 +118,18 @@ def install_session_events() -> None:
         pending = session.info.pop("pending_tasks", [])
         if pending:
             session.info.setdefault("ready_tasks", []).extend(pending)
+        callbacks = session.info.pop("pending_callbacks", [])
+        if callbacks:
+            session.info.setdefault("ready_callbacks", []).extend(callbacks)
+        session.info.pop("undo_callbacks", None)
 
     @event.listens_for(Session, "after_soft_rollback")
     def _after_rollback(session: Session, previous_transaction: Any) -> None:
         if previous_transaction.parent is None:
             session.info.pop("pending_tasks", None)
+            session.info.pop("pending_callbacks", None)
+            undo = session.info.pop("undo_callbacks", [])
+            if undo:
+                session.info.setdefault("rolled_back_callbacks", []).extend(undo)
 
     install_session_events._done = True  # type: ignore[attr-defined]

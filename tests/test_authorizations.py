@@ -473,6 +473,10 @@ def test_new_letter_version_replans_unsigned_requests(client, app, portraits, mo
     ).get_json()["token"]
     monkeypatch.setitem(letters.LETTERS, "2027-01", letters.LETTERS["2026-01"] + "（修订）")
     monkeypatch.setattr(letters, "CURRENT_VERSION", "2027-01")
+    unchanged = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    assert {r["letter_version"] for r in unchanged} == {"2026-01"}  # a read never re-plans
+    result = app.test_cli_runner().invoke(args=["authorizations", "replan"])  # the deploy step
+    assert result.exit_code == 0 and "re-planned 1 application(s) on letter 2027-01" in result.output
     replanned = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
     assert {r["letter_version"] for r in replanned} == {"2027-01"}
     member = bound_citizen(client, "13900060007", *LI)

@@ -53,9 +53,7 @@ def real_worker(app) -> Iterator[str]:
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "celery",
+            str(Path(sys.executable).parent / "celery"),  # the venv's script, as the README runs it
             "-A",
             "workers.celery_app",
             "worker",

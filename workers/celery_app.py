@@ -6,7 +6,11 @@ With no ``CELERY_BROKER_URL`` tasks run eagerly in-process (the embedded default
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
@@ -109,11 +113,27 @@ def init_celery(app: Flask) -> Celery:
     return celery
 
 
-def __getattr__(name: str) -> Any:
-    """``celery -A workers.celery_app`` finds ``celery`` here, built from a fresh Flask app."""
-    if name in ("celery", "app"):
-        from wsgi import create_app
+# The app factory is injected by name (the composition root, wsgi.py, by default): this package never
+# imports it, and ``celery -A workers.celery_app`` works from the project directory with the venv's celery
+# script (which, unlike ``python -m celery``, does not keep the current directory on sys.path).
+APP_FACTORY = os.environ.get("RELIEFLINK_APP_FACTORY", "wsgi:create_app")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_built: dict[str, Celery] = {}
 
-        flask_app = create_app()
-        return flask_app.extensions["celery"]
+
+def build_from_factory(factory: str = APP_FACTORY) -> Celery:
+    """Build the Flask app with the injected factory and return its Celery (cached per process)."""
+    if factory not in _built:
+        if str(PROJECT_ROOT) not in sys.path:
+            sys.path.insert(0, str(PROJECT_ROOT))
+        module_name, _, attribute = factory.partition(":")
+        create_app = getattr(importlib.import_module(module_name), attribute or "create_app")
+        _built[factory] = create_app().extensions["celery"]
+    return _built[factory]
+
+
+def __getattr__(name: str) -> Any:
+    """``celery -A workers.celery_app`` finds ``celery`` (or ``app``) here."""
+    if name in ("celery", "app"):
+        return build_from_factory()
     raise AttributeError(name)

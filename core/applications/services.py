@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -158,8 +159,24 @@ def create_draft(
             "members": [{"name": app.applicant_name, "id_number": app.applicant_id_number, "relation": "self"}],
         }
     _apply(app, fields)
+    db.session.flush()
+    _household_changed(app)
     audit.record(actor, "application.create", app, program=program, proxy=app.is_proxy)
     return app
+
+
+# Areas that derive records from the household (authorization requests per adult member) register here
+# explicitly (core.setup.wire): applications never import them.
+_household_listeners: dict[str, Callable[[Application], object]] = {}
+
+
+def on_household_change(name: str, listener: Callable[[Application], object]) -> None:
+    _household_listeners[name] = listener
+
+
+def _household_changed(app: Application) -> None:
+    for listener in _household_listeners.values():
+        listener(app)
 
 
 def _apply(app: Application, fields: dict[str, Any]) -> None:
@@ -200,6 +217,8 @@ def update_draft(actor: Actor, user: User, app: Application, fields: dict[str, A
     _apply(app, fields)
     app.updated_at = clock.utcnow()
     db.session.flush()
+    if "members" in fields:
+        _household_changed(app)
     return app
 
 

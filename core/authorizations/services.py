@@ -20,7 +20,6 @@ from core import clock, crypto
 from core.accounts.models import User
 from core.actor import Actor
 from core.applications.models import Application
-from core.applications.workflow import register_gate
 from core.audit import services as audit
 from core.authorizations import letters
 from core.authorizations.models import (
@@ -128,13 +127,27 @@ def plan(app: Application) -> list[AuthorizationRequest]:
     )
 
 
+def replan_for_letter() -> int:
+    """After a new letter version is deployed: put every unsigned request on the new text (their QR links
+    stop working). The explicit step a letter change needs; reads never re-plan. Returns how many
+    applications were re-planned."""
+    app_ids = db.session.scalars(
+        select(AuthorizationRequest.application_id)
+        .where(
+            AuthorizationRequest.status.in_(OPEN_STATUSES),
+            AuthorizationRequest.letter_version != letters.CURRENT_VERSION,
+        )
+        .distinct()
+    ).all()
+    for app_id in app_ids:
+        plan(db.session.get(Application, app_id))
+    return len(app_ids)
+
+
 def missing(app: Application) -> list[str]:
     """Why data verification cannot start yet: members whose authorization is not complete."""
     requests = plan(app)
     return [f"{r.member_name}尚未完成授权" for r in requests if r.status not in ("authorized", "offline")]
-
-
-register_gate("data_check", missing)
 
 
 def _revoke_tokens(request: AuthorizationRequest) -> None:
@@ -682,7 +695,14 @@ def revoke(actor: Actor, user: User, app: Application, request_id: int) -> Autho
 
 
 def requests_of(app: Application) -> list[AuthorizationRequest]:
-    return plan(app)
+    """The current requests (read only: ``plan`` runs when the household or the letter changes)."""
+    return list(
+        db.session.scalars(
+            select(AuthorizationRequest)
+            .where(AuthorizationRequest.application_id == app.id, AuthorizationRequest.status != "revoked")
+            .order_by(AuthorizationRequest.id)
+        )
+    )
 
 
 def signatures_of(app: Application) -> dict[int, Signature]:

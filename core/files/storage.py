@@ -21,6 +21,7 @@ import pikepdf
 from PIL import Image, ImageOps
 
 from core import clock
+from core.database import after_commit, after_rollback
 from core.errors import ValidationFailed
 
 JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
@@ -201,6 +202,7 @@ def store_upload(
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)
     tmp.replace(path)
+    after_rollback(_unlink, key)  # the row that names this file may never commit: no orphan then
     return StoredFile(
         key, content_type, len(data), hashlib.sha256(data).hexdigest(), _clean_name(filename, content_type)
     )
@@ -214,5 +216,10 @@ def open_path(storage_key: str) -> Path:
 
 
 def delete(storage_key: str) -> None:
+    """Delete a stored file once the transaction that stops referring to it has committed."""
+    after_commit(_unlink, storage_key)
+
+
+def _unlink(storage_key: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         open_path(storage_key).unlink()

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
-from core.database import db
+from core.database import db, rollback
 from core.errors import Conflict, ValidationFailed
 from core.idempotency.models import IdempotencyRecord
 
@@ -103,7 +103,7 @@ def complete(
 
 def release(record_id: int) -> None:
     """Forget a marker whose request failed, so the client may retry. Commits."""
-    db.session.rollback()
+    rollback()  # the failed request's work, and its undo callbacks (files written for it)
     db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
     db.session.commit()
 

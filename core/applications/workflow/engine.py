@@ -29,12 +29,12 @@ SUPERVISOR_ROLES = frozenset({"county_officer", "city_admin", "system_admin"})
 APPEAL_TEXT = "如对决定不服，可自收到决定之日起60日内申请行政复议，或6个月内提起行政诉讼"
 
 # Gates a step must pass before it may be completed (the authorizations issue registers one for data_check).
-_gates: dict[str, list[Any]] = {}
+_gates: dict[str, dict[str, Any]] = {}
 
 
 def register_gate(step: str, gate: Any) -> None:
     """``gate(application) -> list[str]``: reasons the step cannot be completed yet (empty = go)."""
-    _gates.setdefault(step, []).append(gate)
+    _gates.setdefault(step, {})[f"{gate.__module__}.{gate.__qualname__}"] = gate  # idempotent
 
 
 def workflow_for(app: Application) -> Workflow:
@@ -225,7 +225,7 @@ def complete_investigation(actor: Actor, step_id: int, data: dict, *, version: i
     errors: dict[str, list[str]] = {}
     record: dict[str, Any] = {}
     if step.step == "data_check":
-        for reason in (r for gate in _gates.get("data_check", []) for r in gate(app)):
+        for reason in (r for gate in _gates.get("data_check", {}).values() for r in gate(app)):
             errors.setdefault("authorizations", []).append(reason)
         record["findings"] = _text(data, "findings", "核对结果", errors)
     elif step.step == "home_visit":

@@ -1,0 +1,14 @@
+"""Every model module, imported once so that the metadata is complete (migrations, create_all, tests)."""
+
+from core.accounts import models as accounts  # noqa: F401
+from core.applications import models as applications  # noqa: F401
+from core.audit import models as audit  # noqa: F401
+from core.authorizations import models as authorizations  # noqa: F401
+from core.casework import models as casework  # noqa: F401
+from core.households import models as households  # noqa: F401
+from core.idempotency import models as idempotency  # noqa: F401
+from core.identity import models as identity  # noqa: F401
+from core.liveness import models as liveness  # noqa: F401
+from core.notifications import models as notifications  # noqa: F401
+from core.regions import models as regions  # noqa: F401
+from core.reports import models as reports  # noqa: F401

@@ -1,0 +1,49 @@
+"""Composition of the core: the one place that installs settings and wires the areas together.
+
+The app factory (``wsgi.create_app``), a Celery worker and a CLI call ``setup`` with the configuration and
+the adapters the edge provides (message channels, the task dispatcher). Nothing in ``core`` sets these
+itself, and no module registers hooks as a side effect of being imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core import crypto, workdays
+from core.accounts import tokens
+from core.database import set_task_dispatcher
+from core.files import storage
+from core.notifications import services as outbox
+
+
+def wire() -> None:
+    """Cross-area hooks, registered explicitly (idempotent)."""
+    from core.applications import services as applications
+    from core.applications import workflow
+    from core.authorizations import services as authorizations
+
+    # the data check waits until every adult member has authorized it
+    workflow.register_gate("data_check", authorizations.missing)
+    # one authorization request per adult member, re-planned when the household changes
+    applications.on_household_change("authorizations", authorizations.plan)
+    workflow.validate_all()  # a broken workflow definition stops start-up
+
+
+def setup(config: Mapping[str, Any], *, channels: Callable[[str], Any], dispatcher: Callable[..., Any]) -> None:
+    """Install the configuration's keys and settings, the edge's adapters, and the cross-area hooks."""
+    crypto.configure(config["DATA_ENCRYPTION_KEY"], config["SECRET_KEY"])
+    tokens.configure(
+        tokens.TokenSettings(
+            secret=config["JWT_SECRET_KEY"],
+            issuer=config["JWT_ISSUER"],
+            audience=config["JWT_AUDIENCE"],
+            access_ttl=config["JWT_ACCESS_TTL_SECONDS"],
+            refresh_ttl_days=config["REFRESH_TOKEN_TTL_DAYS"],
+        )
+    )
+    workdays.load_holiday_file(config["HOLIDAY_FILE"])
+    storage.configure(config["STORAGE_DIR"])
+    outbox.set_channel_factory(channels)
+    set_task_dispatcher(dispatcher)
+    wire()
