@@ -15,7 +15,7 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
-	$(BIN)/python -c "from core.authorizations.faces import load_engine; load_engine()"
+	$(BIN)/python -c "from core.faces.engine import load_engine; load_engine()"
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,11 +33,13 @@ test: install
 	@bash scripts/ensure-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -7,41 +7,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask
 from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 import config as config_module
 import core.models  # noqa: F401 - every model, so that the metadata is complete
 from core import setup as core_setup
 from core.accounts.wechat import HttpWechatClient
-from core.database import commit, db, install_session_events, rollback
+from core.database import db, install_session_events
 from core.identity.providers import ConsoleIdentityService, HttpIdentityService, WechatRealName
 from core.notifications.channels import Channel, ConsoleChannel, HttpSmsGateway, WechatSubscribeChannel
 
 migrate = Migrate()
 log = logging.getLogger("relieflink")
-
-INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
-
-
-class IdConverter(IntegerConverter):
-    """``<int:…>`` for every route: 0 … 2³¹-1. A larger number matches no route (404) instead of
-    reaching the database as an out-of-range parameter (a 500 on PostgreSQL)."""
-
-    def __init__(
-        self,
-        map: Any,
-        fixed_digits: int = 0,
-        min: int | None = None,
-        max: int | None = INT_ID_MAX,
-        signed: bool = False,
-    ) -> None:
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 @event.listens_for(Engine, "connect")
@@ -85,7 +65,7 @@ def _face_engine_loader():
 
     def load() -> Any:
         if "engine" not in cache:
-            from core.authorizations.faces import load_engine
+            from core.faces.engine import load_engine
 
             cache["engine"] = load_engine()
         return cache["engine"]
@@ -99,7 +79,8 @@ def _portrait_source_factory(app: Flask):
 
     def source() -> Any:
         if "source" not in cache:
-            from core.authorizations import faces, portraits
+            from core.faces import engine as faces
+            from core.faces import portraits
 
             if cfg["PORTRAIT_SOURCE"] == "http":
                 engine = app.extensions["face_engine"]
@@ -134,7 +115,9 @@ def activate(app: Flask) -> None:
     A process normally builds one app; tests that build a second one call this to switch back.
     """
     core_setup.setup(app.config, channels=_channel_factory(app), dispatcher=app.extensions["task_dispatcher"])
-    app.extensions["celery"].set_default()
+    celery = app.extensions["celery"]
+    celery.set_default()
+    celery.set_current()  # shared tasks resolve to this app's Celery (a second app made itself current)
 
 
 def create_app(env: str | None = None, **overrides: Any) -> Flask:
@@ -144,7 +127,6 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     cfg.validate()
 
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
-    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.from_object(cfg)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the portal guard checks every portal form
     app.json.ensure_ascii = False
@@ -160,10 +142,6 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
 
-    if app.config["PROXY_FIX_X_FOR"]:
-        # client IPs (rate limits, audit) come from the proxy's header, trusting only that many hops
-        hops = app.config["PROXY_FIX_X_FOR"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     install_session_events()
     migrate.init_app(
@@ -198,52 +176,16 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     from h5 import init_h5
     from miniprogram_api import init_api
     from portal import init_portal
+    from web import init_web
     from workers.celery_app import init_celery
 
+    init_web(app)  # shared plumbing first: the id converter precedes every route
     init_portal(app)
     init_api(app)
     init_h5(app)
     init_celery(app)
     register_commands(app)
     activate(app)
-
-    @app.after_request
-    def _finish_unit_of_work(response: Response) -> Response:
-        """One commit per request: commit on success, roll back on an error status."""
-        if response.status_code < 400:
-            try:
-                commit()
-            except IntegrityError:
-                rollback()
-                cleanup = g.get("idempotency_cleanup")
-                if cleanup:
-                    cleanup()
-                log.warning("integrity conflict committing %s %s", request.method, request.path)
-                from miniprogram_api.errors import error_payload
-
-                return app.json.response(
-                    error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"), status=409
-                )
-        else:
-            rollback()
-        return response
-
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.path.startswith("/portal"):
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            # scripts only from the portal's own files: no inline <script>, no on…= attributes
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            )
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     log.info(
         "ReliefLink started (env=%s, db=%s, tasks=%s)",

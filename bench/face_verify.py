@@ -44,7 +44,7 @@ def load(name: str) -> bytes:
 def run_set(args: tuple) -> tuple[float, float, str]:
     """(our CPU s, raw dlib CPU s, outcome) for one 3-frame verification."""
     engine, reference, frames = args
-    from core.authorizations import faces
+    from core.faces import engine as faces
 
     t0 = time.process_time()
     verdict = faces.verify(engine, frames, reference, tolerance=0.6, turn_threshold=0.15)
@@ -64,7 +64,7 @@ _refs: dict = {}
 
 def _init() -> None:
     global _engine
-    from core.authorizations import faces
+    from core.faces import engine as faces
 
     _engine = faces.load_engine()
     for ref, _ in SETS:
@@ -72,7 +72,7 @@ def _init() -> None:
 
 
 def _worker(index: int) -> str:
-    from core.authorizations import faces
+    from core.faces import engine as faces
 
     ref, names = SETS[index % len(SETS)]
     verdict = faces.verify(_engine, [load(n) for n in names], _refs[ref], tolerance=0.6, turn_threshold=0.15)

@@ -108,9 +108,9 @@ def main() -> None:
     from core import clock
     from core.accounts import services as accounts
     from core.actor import SYSTEM
-    from core.casework import queues
     from core.casework.models import Case
     from core.database import db
+    from core.desk import queues
     from wsgi import create_app
 
     app = create_app()

@@ -6,10 +6,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from core.authorizations import faces, letters, portraits
+from core.authorizations import letters
 from core.authorizations import services as authorizations
 from core.database import commit, rollback
 from core.errors import DomainError
+from core.faces import engine as faces
+from core.faces import portraits
 
 identity_cli = AppGroup("identity", help="Reference portraits from the identity registry.")
 authorizations_cli = AppGroup("authorizations", help="Electronic authorizations and their evidence.")

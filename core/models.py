@@ -5,6 +5,7 @@ from core.applications import models as applications  # noqa: F401
 from core.audit import models as audit  # noqa: F401
 from core.authorizations import models as authorizations  # noqa: F401
 from core.casework import models as casework  # noqa: F401
+from core.faces import models as faces  # noqa: F401
 from core.households import models as households  # noqa: F401
 from core.idempotency import models as idempotency  # noqa: F401
 from core.identity import models as identity  # noqa: F401

@@ -6,8 +6,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from miniprogram_api import log_redaction
-from miniprogram_api.errors import ReliefApi, install_retry_after, register_domain_errors
-from miniprogram_api.extensions import limiter
+from miniprogram_api.errors import ReliefApi
 from miniprogram_api.pagination import PAGINATION_PARSER
 from miniprogram_api.security import install_authentication
 
@@ -45,8 +44,6 @@ def init_api(app: Flask) -> Api:
             "security": [{"bearerAuth": []}],
         },
     )
-    install_retry_after(app)  # before the limiter: runs after its header hook
-    limiter.init_app(app)
 
     from miniprogram_api.applications.routes import blp as applications_blp
     from miniprogram_api.auth.routes import blp as auth_blp
@@ -81,7 +78,6 @@ def init_api(app: Flask) -> Api:
         def _swagger_static(filename: str):
             return send_from_directory(str(swagger_ui_path), filename)
 
-    register_domain_errors(app, api)
     install_authentication(app)
     log_redaction.install(app)
     return api

@@ -16,7 +16,7 @@ from flask import Flask
 # a path segment after /authorizations/ that is not one of our words, and token-like query parameters
 _PATH = re.compile(r"(/api/v1/authorizations/)(?!(?:letter|identity|face|signature)\b)([A-Za-z0-9_\-]{16,})")
 _QUERY = re.compile(r"([?&;#](?:token|auth_token|authorization_token|access_token)=)[^&\s\"']+", re.IGNORECASE)
-LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "relieflink", "miniprogram_api.errors")
+LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "relieflink", "web.errors")
 
 
 def redact(text: str) -> str:

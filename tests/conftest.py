@@ -107,7 +107,7 @@ if _requested_db.startswith("postgresql") and _FIRST_IMPORT:
 from core import clock  # noqa: E402
 from core.database import db  # noqa: E402
 from core.regions import services as region_services  # noqa: E402
-from miniprogram_api.extensions import limiter  # noqa: E402
+from web.limiter import limiter  # noqa: E402
 from wsgi import create_app  # noqa: E402
 
 KEEP_TABLES = {"regions", "alembic_version"}

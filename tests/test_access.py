@@ -10,9 +10,9 @@ import pytest
 from core import access
 from core.accounts import services as accounts
 from core.actor import SYSTEM, Actor
-from core.casework import dashboard, queues
 from core.casework import services as casework
 from core.database import commit, db
+from core.desk import dashboard, queues
 from core.errors import DomainError
 from core.reports import services as reports
 from tests.helpers import citizen_headers, make_officer

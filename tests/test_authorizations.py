@@ -335,8 +335,8 @@ def test_http_portrait_source_with_circuit_breaker(app):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from core.authorizations import faces
-    from core.authorizations.portraits import HttpSource, PortraitUnavailable
+    from core.faces import engine as faces
+    from core.faces.portraits import HttpSource, PortraitUnavailable
 
     class Registry(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -385,7 +385,7 @@ def test_engine_refuses_loudly_when_models_are_missing(tmp_path):
     (tmp_path / "face_recognition_models.py").write_text("raise ImportError('models not installed')\n")
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     probe = subprocess.run(
-        [sys.executable, "-c", "from core.authorizations.faces import load_engine; load_engine()"],
+        [sys.executable, "-c", "from core.faces.engine import load_engine; load_engine()"],
         env=env,
         cwd=ROOT,
         capture_output=True,

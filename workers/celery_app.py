@@ -103,7 +103,7 @@ def init_celery(app: Flask) -> Celery:
     def _check_face_engine(**_: Any) -> None:
         """A worker refuses to start, loudly, when face_recognition or its models did not load."""
         if app.config["FACE_ENGINE_CHECK_ON_WORKER_START"]:
-            from core.authorizations.faces import load_engine
+            from core.faces.engine import load_engine
 
             load_engine()
             log.info("face_recognition loaded")

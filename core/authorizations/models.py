@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
 from core.database import UTCDateTime, db
+from core.faces.models import ENGINE_REASONS
 from core.liveness.models import REASONS as LIVENESS_REASONS
 
 STATUSES = {
@@ -20,12 +21,7 @@ STATUSES = {
 }
 METHODS = {"same_phone": "本机授权（一部手机多人授权）", "qr": "扫码授权", "window": "窗口授权"}
 FACE_REASONS = {
-    "no_face": "未检测到人脸，请正对镜头",
-    "many_faces": "画面中有多张人脸，请单独拍摄",
-    "mismatch": "人脸比对未通过",
-    "no_liveness": "请按提示缓慢转动头部",
-    "no_reference": "未找到您的参考照片，请到乡镇（街道）窗口办理",
-    "bad_image": "照片无法识别，请重新拍摄",
+    **ENGINE_REASONS,  # no_face, many_faces, mismatch, no_liveness, no_reference, bad_image
     **LIVENESS_REASONS,  # replay, wrong_sequence, no_challenge
 }
 
@@ -118,17 +114,3 @@ class Evidence(db.Model):
 
     # one record per place in the chain: two concurrent appends cannot both take the same sequence
     __table_args__ = (UniqueConstraint("application_id", "sequence", name="uq_authorization_evidence_app_sequence"),)
-
-
-class ReferencePortrait(db.Model):
-    """A portrait imported from the identity registry: the image encrypted, the encoding precomputed."""
-
-    __tablename__ = "reference_portraits"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    image_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    encoding_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    source: Mapped[str] = mapped_column(String(20), default="registry")
-    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
-    note: Mapped[str | None] = mapped_column(Text)

@@ -6,8 +6,8 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
-from core.authorizations.models import FACE_REASONS
 from core.database import UTCDateTime, db
+from core.faces.models import ENGINE_REASONS
 from core.liveness.models import REASONS as LIVENESS_REASONS
 
 METHODS = {
@@ -30,7 +30,7 @@ REASONS = {
     "no_reference": "未找到您的参考照片，请到乡镇（街道）窗口核验",
     "face_failed": "人脸核验未通过",
     # the face engine's and the liveness check's reasons, shown as they are
-    **{k: v for k, v in FACE_REASONS.items() if k != "no_reference"},
+    **{k: v for k, v in ENGINE_REASONS.items() if k != "no_reference"},
     **LIVENESS_REASONS,
 }
 

@@ -9,7 +9,7 @@ The flow, for a caller:
 2. ``take_challenge(challenge_id, purpose, subject_id, session_id)`` when the frames arrive (in the request:
    single use, under a row lock); store the challenge id with the queued check.
 3. ``check(engine, frames, reference, challenge=..., id_number=..., ...)`` in the face task: replay memory,
-   identity + still-photo checks of ``core.authorizations.faces.verify``, the action sequence, and on a pass
+   identity + still-photo checks of ``core.faces.engine.verify``, the action sequence, and on a pass
    the frames' hashes are remembered for the person.
 
 Directions: a frame is what the camera sensor sees, not the mirrored preview a phone shows. The head-turn
@@ -247,12 +247,12 @@ def check(
     settings: LivenessSettings,
 ) -> Any:
     """Check frames of a taken challenge against the person's reference encoding; returns a
-    ``core.authorizations.faces.Verdict`` whose reason is one of the engine's or ``REASONS``.
+    ``core.faces.engine.Verdict`` whose reason is one of the engine's or ``REASONS``.
 
     Order: no reference, no challenge, undecodable frame, replay (cheap, before the engine), then the
     engine (faces, identity, still photo, enough turn), then the action sequence. On a pass the frames'
     hashes are remembered for the person (caller commits)."""
-    from core.authorizations.faces import Verdict, verify
+    from core.faces.engine import Verdict, verify
 
     if reference is None:
         return Verdict(False, "no_reference")

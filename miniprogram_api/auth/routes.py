@@ -8,8 +8,8 @@ from core.accounts import services as accounts
 from core.accounts import tokens
 from core.accounts.services import SmsPolicy
 from miniprogram_api.auth.schemas import RefreshIn, SmsSendIn, SmsSendOut, SmsVerifyIn, TokenOut, WechatLoginIn
-from miniprogram_api.extensions import limiter
 from miniprogram_api.security import client_ip
+from web.limiter import limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录 Log-in for citizens and reporters")
 

@@ -8,7 +8,6 @@ from flask_smorest.pagination import PaginationParameters
 from core.files import storage
 from core.reports import services as reports
 from core.reports.vocabulary import AGE_GROUPS, CATEGORIES, COORDINATE_SYSTEMS, REPORTER_ROLES, URGENCY, parse_caps
-from miniprogram_api.extensions import limiter
 from miniprogram_api.idempotency import idempotent
 from miniprogram_api.reports.schemas import (
     CategoriesOut,
@@ -20,6 +19,7 @@ from miniprogram_api.reports.schemas import (
     ReportOut,
 )
 from miniprogram_api.security import current_actor
+from web.limiter import limiter
 
 blp = Blueprint(
     "reports", __name__, url_prefix="/api/v1", description="主动发现 One-tap reports of people in difficulty"

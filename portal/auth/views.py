@@ -13,12 +13,12 @@ from core.accounts import services as accounts
 from core.accounts.roles import OFFICER_ROLES
 from core.database import commit
 from core.errors import AuthenticationFailed, DomainError, NotFound
-from miniprogram_api.extensions import limiter
 from portal import csrf
 from portal import sessions as portal_session
 from portal.auth.forms import ChangePasswordForm, LoginForm, TotpForm
 from portal.feedback import act
 from portal.redirects import safe_target
+from web.limiter import limiter
 
 bp = Blueprint("portal_auth", __name__, url_prefix="/portal", template_folder="../templates")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request
 
-from core.casework import dashboard
+from core.desk import dashboard
 from portal.exports import xlsx_response
 
 bp = Blueprint("portal_dashboard", __name__, url_prefix="/portal/dashboard", template_folder="../templates")

@@ -8,9 +8,9 @@ from core import clock
 from core.accounts.services import officer_display_names
 from core.applications import conflicts
 from core.applications.programs import PROGRAMS
-from core.casework import queues
 from core.casework import services as casework
 from core.casework.models import CASE_KINDS, CASE_STATUSES
+from core.desk import queues
 from core.errors import DomainError
 from core.regions import services as regions
 from portal.exports import xlsx_response
@@ -50,7 +50,7 @@ def index():
         assignee=f["assignee"],
         q=f["q"],
         sort=f["sort"],
-        conflict=bool(f["conflict"]),
+        application_ids=conflicts.flagged_application_ids() if f["conflict"] else None,
     )
     scope = g.actor.region_code
     names = regions.names_for({c.township_code for c in result.items} | ({scope} if scope else set()))

@@ -11,7 +11,6 @@ from sqlalchemy import Select, func, or_, select
 from core import access, clock
 from core.accounts.models import Officer
 from core.actor import Actor
-from core.applications.conflicts import flagged_application_ids
 from core.applications.models import Application
 from core.audit import services as audit
 from core.casework import services as casework
@@ -96,7 +95,7 @@ def queue_statement(
     q: str | None = None,
     sort: str = "due",
     include_info: bool | None = None,
-    conflict: bool = False,
+    application_ids: Select | None = None,
 ) -> Select:
     """The ordered query behind a queue page (scope, bucket, filters, search)."""
     stmt = scope_filter(select(Case), actor).where(Case.status != "closed")
@@ -113,8 +112,8 @@ def queue_statement(
         stmt = stmt.where(Case.assignee_officer_id == assignee)
     if q:
         stmt = _search(stmt, q)
-    if conflict:  # applications with a member also named in another household's open application
-        stmt = stmt.where(Case.subject_type == "application", Case.subject_id.in_(flagged_application_ids()))
+    if application_ids is not None:  # e.g. those flagged by core.applications.conflicts (the caller's choice)
+        stmt = stmt.where(Case.subject_type == "application", Case.subject_id.in_(application_ids))
     if sort == "new":
         return stmt.order_by(Case.created_at.desc(), Case.id.desc())
     return stmt.order_by(Case.next_due.is_(None), Case.next_due, Case.priority.desc(), Case.id)

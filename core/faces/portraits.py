@@ -13,9 +13,9 @@ import requests
 from sqlalchemy import select
 
 from core import crypto
-from core.authorizations.models import ReferencePortrait
 from core.database import db
 from core.errors import ValidationFailed
+from core.faces.models import ReferencePortrait
 from core.idnumber import validate_id_number
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from core import access, clock, workdays
 from core.actor import Actor
 from core.casework.models import Case
-from core.casework.queues import BUCKETS
 from core.casework.services import scope_filter
 from core.database import db
+from core.desk.queues import BUCKETS
 from core.regions.services import names_for
 from core.reports.models import Report
 

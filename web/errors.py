@@ -1,0 +1,245 @@
+"""Error handling for the whole app: one JSON error shape under /api (Chinese messages, field-level errors),
+an HTML page elsewhere, never a stack trace; ``Retry-After`` that says what the message says."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import traceback
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from core.database import commit, rollback
+from core.errors import Conflict, DomainError, RateLimited
+
+log = logging.getLogger(__name__)
+
+HTTP_MESSAGES = {
+    400: "请求格式不正确",
+    401: "请先登录",
+    403: "您没有权限执行此操作",
+    404: "未找到该资源",
+    405: "不支持该请求方法",
+    409: "操作冲突，请刷新后重试",
+    413: "提交的内容过大",
+    415: "不支持的内容类型",
+    422: "提交的信息有误，请检查后重试",
+    429: "操作过于频繁，请稍后再试",
+    500: "系统繁忙，请稍后再试",
+    502: "外部服务暂时不可用，请稍后再试",
+    503: "服务暂时不可用，请稍后再试",
+}
+
+_EXACT = {
+    "Missing data for required field.": "此项为必填项",
+    "Unknown field.": "不允许的字段",
+    "Field may not be null.": "此项不能为空",
+    "Invalid input type.": "输入类型不正确",
+    "Not a valid string.": "应为文本",
+    "Not a valid integer.": "应为整数",
+    "Not a valid number.": "应为数字",
+    "Not a valid boolean.": "应为是或否",
+    "Not a valid datetime.": "日期时间格式不正确",
+    "Not a valid date.": "日期格式不正确，应为YYYY-MM-DD",
+    "Not a valid list.": "应为列表",
+    "Not a valid mapping type.": "应为对象",
+    "Not a valid email address.": "邮箱格式不正确",
+    "Not a valid UUID.": "格式不正确",
+    "Not a valid URL.": "网址格式不正确",
+    "Invalid value.": "取值不正确",
+    "Invalid input.": "输入不正确",
+    "String does not match expected pattern.": "格式不正确",
+    "Invalid JSON body.": "请求体不是有效的JSON",
+    "Special numeric values (nan or infinity) are not permitted.": "不能为非数字或无穷大",
+}
+_PATTERNS = [
+    (re.compile(r"^Must be one of: (.*)\.$"), "取值应为以下之一：{0}"),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), "长度不能少于{0}"),
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), "长度不能超过{0}"),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), "长度应在{0}到{1}之间"),
+    (re.compile(r"^Length must be (\d+)\.$"), "长度应为{0}"),
+    (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"), "应在{0}到{1}之间"),
+    (re.compile(r"^Must be greater than or equal to (\S+)\.$"), "不能小于{0}"),
+    (re.compile(r"^Must be less than or equal to (\S+)\.$"), "不能大于{0}"),
+    (re.compile(r"^Must be greater than (\S+)\.$"), "应大于{0}"),
+]
+
+
+def translate(message: str) -> str:
+    if message in _EXACT:
+        return _EXACT[message]
+    for pattern, template in _PATTERNS:
+        m = pattern.match(message)
+        if m:
+            return template.format(*m.groups())
+    if re.search(r"[\u4e00-\u9fff]", message):
+        return message  # already Chinese (our own validators)
+    log.warning("untranslated validation message: %s", message)
+    return "输入不正确"
+
+
+def translate_errors(errors: object) -> object:
+    if isinstance(errors, dict):
+        return {k: translate_errors(v) for k, v in errors.items()}
+    if isinstance(errors, list):
+        return [translate_errors(v) for v in errors]
+    if isinstance(errors, str):
+        return translate(errors)
+    return errors
+
+
+def _flatten_locations(errors: dict) -> dict:
+    """webargs nests errors by location ({"json": {...}}); callers want them by field."""
+    locations = {"json", "query", "form", "files", "multipart", "headers", "view_args", "path", "cookies"}
+    if errors and set(errors) <= locations:
+        flat: dict = {}
+        for value in errors.values():
+            if isinstance(value, dict):
+                flat.update(value)
+            else:
+                flat.setdefault("_schema", []).extend(value if isinstance(value, list) else [value])
+        return flat
+    return errors
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def error_payload(status: int, reason: str, message: str, errors: dict | None = None) -> dict:
+    payload = {"code": status, "status": reason, "message": message}
+    if errors:
+        payload["errors"] = errors
+    return payload
+
+
+def http_error_response(error: HTTPException) -> tuple[Any, int, dict[str, str]]:
+    """A werkzeug/flask-smorest HTTP error: the API's error shape under /api, the HTML page elsewhere."""
+    rollback()
+    status = error.code or 500
+    if status >= 500:
+        log.error("HTTP %s on %s %s", status, request.method, request.path)
+    if not _is_api_request():
+        return _portal_error_page(status, _protocol_headers(error))
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    if isinstance(errors, dict):
+        errors = translate_errors(_flatten_locations(errors))
+    reason = (error.name or "error").lower().replace(" ", "_")
+    if status == 422 and errors:
+        reason = "validation_failed"
+    message = data.get("message") if isinstance(data.get("message"), str) else None
+    if message is None or not re.search(r"[\u4e00-\u9fff]", message):
+        message = HTTP_MESSAGES.get(status, "请求失败")
+    headers = dict(data.get("headers") or {})
+    headers.update(_protocol_headers(error))
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="relieflink"')
+    return error_payload(status, reason, message, errors), status, headers
+
+
+def _protocol_headers(error: HTTPException) -> dict[str, str]:
+    """Headers the status itself calls for (``Allow`` on a 405), without werkzeug's Content-Type."""
+    return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+
+
+def _portal_error_page(
+    status: int, headers: dict[str, str] | None = None, message: str | None = None
+) -> tuple[str, int, dict[str, str]]:
+    page = render_template("web_error.html", status=status, message=message or HTTP_MESSAGES.get(status, "请求失败"))
+    return page, status, headers or {}
+
+
+def _body_nested_too_deep() -> bool:
+    """True when the request body is JSON nested deeper than the parser can follow."""
+    try:
+        json.loads(request.get_data(cache=True) or b"null")
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+def _log_unexpected(err: Exception) -> None:
+    if isinstance(err, DBAPIError):
+        # the driver's text may quote values (``DETAIL: Key (id_number)=(…)``): log where, not what
+        frames = "".join(traceback.format_tb(err.__traceback__))
+        log.error(
+            "database error %s (SQLSTATE %s) on %s %s\n%s",
+            type(err.orig).__name__ if err.orig is not None else type(err).__name__,
+            getattr(err.orig, "sqlstate", None) or "unknown",
+            request.method,
+            request.path,
+            frames,
+        )
+        return
+    log.exception("unhandled error on %s %s", request.method, request.path)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """One handler for the whole app: JSON under /api, HTML under /portal."""
+
+    @app.errorhandler(DomainError)
+    def _domain_error(err: DomainError):
+        if err.keep_changes:
+            commit()
+        else:
+            rollback()
+        if not _is_api_request():
+            return _portal_error_page(err.status, message=err.message)
+        headers = {}
+        if isinstance(err, RateLimited) and err.retry_after:
+            headers["Retry-After"] = str(err.retry_after)
+            g.domain_retry_after = err.retry_after  # wins over Flask-Limiter's window (see below)
+        if err.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
+        return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers
+
+    @app.errorhandler(StaleDataError)
+    def _stale(err: StaleDataError):  # two writers saved the same record; the second is told
+        return _domain_error(Conflict("该记录已被他人修改，请刷新后重试", code="edit_conflict"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        if isinstance(err, HTTPException):
+            return http_error_response(err)
+        if isinstance(err, RecursionError) and _body_nested_too_deep():
+            # 100 000 levels of "[": the JSON parser gives up with RecursionError, not ValueError
+            rollback()
+            if not _is_api_request():
+                return _portal_error_page(400)
+            return error_payload(400, "bad_request", "请求体嵌套层级过深，无法解析"), 400
+        _log_unexpected(err)
+        rollback()
+        if not _is_api_request():
+            return _portal_error_page(500)
+        return error_payload(500, "internal_error", HTTP_MESSAGES[500]), 500
+
+    @app.errorhandler(429)
+    def _too_many(err: HTTPException) -> Response:
+        # Flask-Limiter raises RateLimitExceeded (a 429 HTTPException)
+        if not _is_api_request():
+            return _portal_error_page(429)
+        return http_error_response(err)
+
+
+def install_retry_after(app: Flask) -> None:
+    """Make ``Retry-After`` say what the message says. Call before ``limiter.init_app``: after-request
+    hooks run in reverse order, so this one runs after Flask-Limiter's, which writes the IP window's
+    reset (e.g. 3,599 s) on every response of a limited route, 200s included, and overrides a domain
+    error's shorter wait with it."""
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        domain_wait = g.pop("domain_retry_after", None)
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        elif domain_wait is not None:
+            response.headers["Retry-After"] = str(domain_wait)
+        return response

@@ -1,0 +1,81 @@
+"""Request hooks for the whole app: bounded integer ids in URLs, one commit per request, security headers,
+client IPs behind a configured number of proxies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+
+from core.database import commit, rollback
+from web.errors import error_payload
+
+log = logging.getLogger("relieflink")
+INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` for every route: 0 … 2³¹-1. A larger number matches no route (404) instead of
+    reaching the database as an out-of-range parameter (a 500 on PostgreSQL)."""
+
+    def __init__(
+        self,
+        map: Any,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = INT_ID_MAX,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def install_id_converter(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
+
+
+def install(app: Flask) -> None:
+    if app.config["PROXY_FIX_X_FOR"]:
+        # client IPs (rate limits, audit) come from the proxy's header, trusting only that many hops
+        hops = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    # after-request hooks run in reverse order: the commit first, then the headers (on a 409 replacement too)
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith("/portal"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            # scripts only from the portal's own files: no inline <script>, no on…= attributes
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            )
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.after_request
+    def _finish_unit_of_work(response: Response) -> Response:
+        """One commit per request: commit on success, roll back on an error status."""
+        if response.status_code < 400:
+            try:
+                commit()
+            except IntegrityError:
+                rollback()
+                cleanup = g.get("idempotency_cleanup")
+                if cleanup:
+                    cleanup()
+                log.warning("integrity conflict committing %s %s", request.method, request.path)
+                return app.json.response(
+                    error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"), status=409
+                )
+        else:
+            rollback()
+        return response
