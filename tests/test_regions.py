@@ -8,7 +8,7 @@ import pytest
 
 from core.database import db
 from core.regions import services as regions
-from tests.conftest import SHARED
+from tests.conftest import SHARED, unavailable
 
 REGIONS_DIR = SHARED / "data" / "regions"
 
@@ -61,7 +61,7 @@ def test_search_by_name(client):
 
 def _need_shared():
     if not (REGIONS_DIR / "townships.csv").exists():
-        pytest.skip(f"{REGIONS_DIR} is absent: the real division codes are not on this machine")
+        unavailable(f"{REGIONS_DIR} is absent: the real division codes are not on this machine")
 
 
 def test_import_matches_csv_counts_and_is_idempotent(app, tmp_path):

@@ -172,7 +172,7 @@ def test_a_face_task_runs_in_a_real_worker(client, app, real_worker, tmp_path):
 
     faces = SHARED / "data" / "faces"
     if not faces.exists():
-        pytest.skip(f"{faces} is absent")
+        unavailable(f"{faces} is absent")
     person = ("张建国", id_number(date(1962, 4, 18), 11))
     shutil.copy(faces / "obama.jpg", tmp_path / "a.jpg")
     (tmp_path / "m.csv").write_text(f"id_number,file\n{person[1]},a.jpg\n", encoding="utf-8")
