@@ -151,7 +151,10 @@ def _protocol_headers(error: HTTPException) -> dict[str, str]:
 def _portal_error_page(
     status: int, headers: dict[str, str] | None = None, message: str | None = None
 ) -> tuple[str, int, dict[str, str]]:
-    page = render_template("web_error.html", status=status, message=message or HTTP_MESSAGES.get(status, "请求失败"))
+    # the portal's themed page when the portal is mounted (it provides errors/error.html), else a plain one
+    page = render_template(
+        ["errors/error.html", "web_error.html"], status=status, message=message or HTTP_MESSAGES.get(status, "请求失败")
+    )
     return page, status, headers or {}
 
 

@@ -14,9 +14,8 @@ from sqlalchemy.orm import selectinload
 from core import clock
 from core.accounts.models import User
 from core.actor import Actor
-from core.applications import conflicts, notify, settings, workflow
+from core.applications import conflicts, notify, rules, settings, workflow
 from core.applications.models import (
-    OPEN_STATUSES,
     STATUSES,
     Application,
     ApplicationEvent,
@@ -44,8 +43,6 @@ DRAFT_FIELDS = (
     "hardship_reason",
     "applicant_phone",
 )
-EDITABLE_STATUSES = frozenset({"draft"})
-UPLOAD_STATUSES = frozenset({"draft", "correction_requested"})
 
 
 @dataclass(frozen=True)
@@ -212,7 +209,7 @@ def _only(data: dict, keys: tuple[str, ...]) -> dict:
 def update_draft(actor: Actor, user: User, app: Application, fields: dict[str, Any]) -> Application:
     if not _is_creator(user, app):
         raise PermissionDenied("只有填写人可以修改草稿")
-    if app.status not in EDITABLE_STATUSES:
+    if app.status not in rules.EDITABLE:
         raise Conflict(f"申请{STATUSES[app.status]}，不能再修改", code="not_editable")
     _apply(app, fields)
     app.updated_at = clock.utcnow()
@@ -230,7 +227,7 @@ def add_attachment(
 ) -> Attachment:
     if material not in MATERIALS:
         raise ValidationFailed(errors={"material": ["请选择材料类别"]})
-    if app.status not in UPLOAD_STATUSES:
+    if app.status not in rules.UPLOADS_ALLOWED:
         raise Conflict("当前状态不能上传材料", code="not_editable")
     stored = storage.store_upload(data, filename, max_bytes=max_bytes, area="attachments")
     attachment = Attachment(
@@ -266,7 +263,7 @@ def attachments_of(app: Application) -> list[Attachment]:
 
 def delete_attachment(actor: Actor, user: User, app: Application, attachment_id: int) -> None:
     attachment = get_attachment(app, attachment_id)
-    if app.status not in UPLOAD_STATUSES or attachment.correction_event_id is not None:
+    if app.status not in rules.UPLOADS_ALLOWED or attachment.correction_event_id is not None:
         raise Conflict("已提交的材料不能删除", code="not_editable")
     db.session.delete(attachment)
     audit.record(actor, "application.attachment_delete", app, attachment_id=attachment_id)
@@ -308,7 +305,7 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
     app.case_id = _route(actor, app, "application", app.residence_township_code, days, user.id).id
     if app.hukou_township_code != app.residence_township_code:
         app.info_case_id = _route(actor, app, "application_info", app.hukou_township_code, days, user.id).id
-    app.status = "submitted"
+    rules.move(app, "submitted")
     app.submitted_at = clock.utcnow()
     _event(
         app,
@@ -402,12 +399,12 @@ def mask_name(name: str | None) -> str:
 def withdraw(actor: Actor, user: User, app: Application, reason: str) -> Application:
     if not (_is_creator(user, app) or is_principal(user, app)):
         raise NotFound("未找到该申请", code="application_not_found")
-    if app.status not in OPEN_STATUSES:
+    if app.status not in rules.WITHDRAWABLE:
         raise Conflict(f"申请{STATUSES[app.status]}，不能撤回", code="not_withdrawable")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(errors={"reason": ["请填写撤回原因"]})
-    app.status = "withdrawn"
+    rules.move(app, "withdrawn")
     app.withdraw_reason = reason[:200]
     app.closed_at = clock.utcnow()
     _close_cases(app)
@@ -431,7 +428,7 @@ def reply_correction(actor: Actor, user: User, app: Application, text: str, atta
     if not text and not attachment_ids:
         raise ValidationFailed(errors={"text": ["请填写补正说明或上传材料"]})
     attachments = [get_attachment(app, a) for a in attachment_ids]
-    app.status = "submitted"
+    rules.move(app, "submitted")
     event = _event(
         app,
         actor,
@@ -486,9 +483,9 @@ def _township_name(app: Application) -> str:
 
 def accept(actor: Actor, application_id: int) -> Application:
     app, case = _handling(actor, application_id)
-    if app.status != "submitted":
+    if app.status not in rules.ACCEPTABLE:
         raise Conflict(f"申请{STATUSES[app.status]}，不能受理", code="invalid_transition")
-    app.status = "accepted"
+    rules.move(app, "accepted")
     casework.start_work(case, officer_id=actor.id)
     _event(app, actor, "accepted", f"{_township_name(app)}已受理您的申请")
     audit.record(actor, "application.accept", app, region=case.township_code)
@@ -503,7 +500,7 @@ def request_correction(actor: Actor, application_id: int, reason: str) -> Applic
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(errors={"reason": ["请填写需要补正的内容"]})
-    app.status = "correction_requested"
+    rules.move(app, "correction_requested")
     casework.pause_clock(case)  # not overdue while waiting for the citizen
 
     _event(app, actor, "correction_requested", f"{_township_name(app)}请您补正材料：{reason}", reason=reason)
@@ -513,12 +510,12 @@ def request_correction(actor: Actor, application_id: int, reason: str) -> Applic
 
 def reject_at_acceptance(actor: Actor, application_id: int, reason: str) -> Application:
     app, case = _handling(actor, application_id)
-    if app.status not in ("submitted", "correction_requested"):
+    if app.status not in rules.REFUSABLE:
         raise Conflict(f"申请{STATUSES[app.status]}，不能作不予受理决定", code="invalid_transition")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(errors={"reason": ["请填写不予受理的理由"]})
-    app.status = "not_accepted"
+    rules.move(app, "not_accepted")
     app.closed_at = clock.utcnow()
     _close_cases(app)
     _event(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core import clock, workdays
 from core.actor import Actor
-from core.applications import notify
+from core.applications import notify, rules
 from core.applications.models import Application
 from core.applications.programs import program_label
 from core.applications.settings import effective
@@ -106,7 +106,7 @@ def _sync_status(actor: Actor, app: Application, case: Case, rows: dict[str, Cas
     township = names_for({case.township_code}).get(case.township_code, "乡镇（街道）")
     new_codes = [r.step for r in newly]
     if status != app.status or new_codes:
-        app.status = status
+        rules.move(app, status)
         if {"data_check", "home_visit"} & set(new_codes):
             labels = "、".join(STEP_LABELS[c] for c in new_codes)
             _event(app, actor, "investigation_started", f"{township}已开始{labels}，工作人员可能会上门了解情况")
@@ -320,7 +320,7 @@ def record_objection(actor: Actor, step_id: int, text: str, *, upheld: bool, ver
         step.status, step.claimed_by_officer_id, step.claimed_at = "waiting", None, None
         step.data = {"objections": objections}  # the notice restarts after the new review
         step.due_date = None
-        app.status = "reviewing"
+        rules.move(app, "reviewing")
         _restage(case, {s.step: s for s in steps_of(case)})
         _event(app, actor, "objection_upheld", "公示期间收到异议，经核实需重新审核", reason=None)
     return step
@@ -370,11 +370,13 @@ def decide(actor: Actor, step_id: int, data: dict, *, version: int | None = None
     app.closed_at = now
     label = program_label(app.program)
     if approve == "approve":
-        app.status, app.approved_amount, app.start_month = "approved", amount, start_month
+        rules.move(app, "approved")
+        app.approved_amount, app.start_month = amount, start_month
         year, month = start_month.split("-")
         text = f"您的{label}申请已批准：每月{amount}元，自{year}年{int(month)}月起发放"
     else:
-        app.status, app.decision_reason = "rejected", reason
+        rules.move(app, "rejected")
+        app.decision_reason = reason
         text = f"您的{label}申请未获批准。理由：{reason}。{APPEAL_TEXT}"
     if app.info_case_id:
         casework.close(db.session.get(Case, app.info_case_id))
