@@ -520,3 +520,26 @@ def test_examples_module_is_what_the_document_shows(spec):
     shown = post["requestBody"]["content"]["application/json"]["examples"]["self"]["value"]
     assert shown == copy.deepcopy(examples.CREATE_IN)
     assert shown["members"][0]["id_number"] == examples.APPLICANT_ID == "360124196204180118"
+
+
+def test_api_guide_lists_every_reason_and_covers_the_flows():
+    guide = (ROOT / "docs" / "api-guide.md").read_text(encoding="utf-8")
+    for reason, spec in error_reasons.api_reasons().items():
+        assert f"| `{reason}` | {spec.status} | {spec.message} |" in guide, reason
+    for topic in (
+        "/api/v1/auth/sms/send",
+        "/api/v1/auth/wechat",
+        "/api/v1/auth/refresh",
+        "/api/v1/me/real-name/verify",
+        "Idempotency-Key",
+        "Idempotent-Replayed",
+        "multipart/form-data",
+        "X-Pagination",
+        "Retry-After",
+        "#token=",
+        "X-Authorization-Token",
+        "/api/v1/authorizations/face/challenge",
+        "/api/v1/authorizations/signature",
+        "/api/v1/reports",
+    ):
+        assert topic in guide, topic

@@ -50,7 +50,7 @@ class ReportIn(StrictSchema):
         validate=_choice(COORDINATE_SYSTEMS, "坐标系应为 wgs84 或 gcj02"),
         metadata={
             "enum": [*COORDINATE_SYSTEMS, None],
-            "description": "Required with a GPS point: wgs84 (GPS) or gcj02 (wx.getLocation's default)",
+            "description": "Required with a GPS point: wgs84 (GPS; wx.getLocation's default) or gcj02",
         },
     )
     address = fields.String(
