@@ -52,7 +52,7 @@ def test_generated_typescript_client_compiles(client, toolchain):
     assert generated.returncode == 0, generated.stdout + generated.stderr
     types = (build / "api.d.ts").read_text(encoding="utf-8")
     assert '"Idempotency-Key"?: string' in types and '"X-Pagination"' in types
-    assert 'monthly_amount: string' in types  # a decimal string, not a number
+    assert "monthly_amount: string" in types  # a decimal string, not a number
 
     compiled = _run([str(toolchain / "tsc"), "-p", "tsconfig.json"], timeout=180)
     # an unused @ts-expect-error (a mistake the types no longer catch) is an error too
