@@ -76,8 +76,15 @@ class ExternalServiceError(DomainError):
 
 
 class ServiceUnavailable(DomainError):
-    """A dependency is down (circuit open, time-out): nothing was changed; retry later."""
+    """A dependency is down (circuit open, time-out): nothing was changed; retry later.
+
+    ``retry_after`` (seconds) becomes the ``Retry-After`` header; None when retrying will not help
+    (a method that is not enabled)."""
 
     status = 503
     code = "service_unavailable"
     message = "服务暂时不可用，请稍后再试"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after

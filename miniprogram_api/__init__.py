@@ -7,6 +7,7 @@ from flask_smorest import Api
 
 from miniprogram_api import log_redaction
 from miniprogram_api.errors import ReliefApi
+from miniprogram_api.openapi import ContractPlugin, register_components
 from miniprogram_api.pagination import PAGINATION_PARSER
 from miniprogram_api.security import install_authentication
 
@@ -34,16 +35,22 @@ def init_api(app: Flask) -> Api:
                     "Writes that create something accept an `Idempotency-Key` header: the same key "
                     "and body replays the first response (header `Idempotent-Replayed: true`), the "
                     "same key with a different body is 422, a concurrent duplicate is 409.\n\n"
-                    "Lists are paginated with `page` and `page_size` (max 100); the `X-Pagination` "
-                    "header carries `total`, `total_pages`, `page`, `page_size`."
+                    "Lists are paginated with `page` (from 1) and `page_size` (max 100); the `X-Pagination` "
+                    "header is a JSON object with `total`, `total_pages`, and when there are items `first_page`, "
+                    "`last_page`, `page`, `previous_page`, `next_page` (see components.headers.PAGINATION).\n\n"
+                    'Money and measures are decimal strings (`"905.00"`, `type: string, format: decimal`), '
+                    "times are ISO 8601 in UTC. A 429 or 503 may carry `Retry-After` (seconds).\n\n"
+                    "The guide for mini-program developers, in Chinese: docs/api-guide.md."
                 ),
             },
             "components": {
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
             "security": [{"bearerAuth": []}],
+            "extra_plugins": [ContractPlugin()],
         },
     )
+    register_components(api)
 
     from miniprogram_api.applications.routes import blp as applications_blp
     from miniprogram_api.auth.routes import blp as auth_blp

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -19,21 +21,37 @@ DOC = {
             "in": "header",
             "name": HEADER,
             "required": False,
-            "schema": {"type": "string", "minLength": 8, "maxLength": 100},
+            "schema": {"type": "string", "pattern": idem.KEY_RE.pattern, "minLength": 8, "maxLength": 100},
+            "example": "7f3e9c2a-4b1d-4e8f-9a6c-0d2b5e8f1a3c",
             "description": (
-                "A client-made unique key (UUID recommended) for this write. A retry with the same "
-                "key and body returns the first response with `Idempotent-Replayed: true`; a "
-                "different body is 422; while the first is still running, 409. Kept 24 hours."
+                "A client-made unique key (a UUID is best) for this write, 8-100 letters, digits or `_ . : -`. "
+                "A retry with the same key and body returns the first response with `Idempotent-Replayed: true` "
+                "and does nothing again; the same key with a different body is 422 `idempotency_key_reused`; "
+                "while the first is still running, 409 `idempotency_in_progress`. Keys are per account and kept "
+                "`IDEMPOTENCY_TTL_HOURS` (24 h); a failed request (4xx/5xx) does not keep its key."
             ),
         }
     ],
-    "responses": {
-        "409": {
-            "description": "A request with the same Idempotency-Key is still being processed",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
-        }
-    },
+    "x-errors": {"idempotency_in_progress": True, "idempotency_key_reused": True},
 }
+
+
+def request_fingerprint() -> str:
+    """What a retry must repeat: the method, the path and the body. A multipart body is taken by its parts
+    (fields, file names and contents), not its bytes: a client's retry picks a new boundary."""
+    if request.mimetype == "multipart/form-data":
+        digest = hashlib.sha256()
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(f"field\0{name}\0{value}\0".encode())
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            content = upload.stream.read()
+            upload.stream.seek(0)
+            digest.update(f"file\0{name}\0{upload.filename}\0".encode())
+            digest.update(hashlib.sha256(content).digest())
+        body = b"multipart:" + digest.hexdigest().encode()
+    else:
+        body = request.get_data(cache=True)
+    return idem.fingerprint(request.method, request.path, body)
 
 
 def idempotent(fn: Callable) -> Callable:
@@ -44,7 +62,7 @@ def idempotent(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         actor = current_actor()
         cfg = current_app.config
-        fp = idem.fingerprint(request.method, request.path, request.get_data(cache=True))
+        fp = request_fingerprint()
         claimed = idem.claim(
             actor.label,
             key,
@@ -77,5 +95,7 @@ def idempotent(fn: Callable) -> Callable:
         )
         return resp
 
-    wrapper._apidoc = deepupdate(getattr(fn, "_apidoc", {}), {"manual_doc": DOC})  # type: ignore[attr-defined]
+    wrapper._apidoc = deepupdate(  # type: ignore[attr-defined]
+        copy.deepcopy(getattr(fn, "_apidoc", {})), {"manual_doc": copy.deepcopy(DOC)}
+    )
     return wrapper

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields
 
 
 class StrictSchema(Schema):
@@ -10,6 +12,15 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class DecimalString(fields.Decimal):
+    """Money and measures: sent as a decimal string (``"1200.50"``), never a JSON number, so that no client
+    rounds it through binary floating point. Documented as ``type: string, format: decimal`` (registered in
+    miniprogram_api/openapi.py); on input a decimal string is expected (a JSON number is also accepted)."""
+
+    def __init__(self, *, places: int = 2, **kwargs: Any):
+        super().__init__(places=places, as_string=True, **kwargs)
 
 
 # --- multipart bodies: form fields and files in one schema (one OpenAPI requestBody) -----------------

@@ -3,8 +3,11 @@
 #   chromium: the real browser for portal tests (driven by Playwright via executable_path)
 #   fonts-noto-cjk: Chinese text in screenshots and the PDF authorization letter
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
+#   nodejs, npm: the generated TypeScript client of the OpenAPI contract is compiled (contract/, openapi-typescript)
 set -euo pipefail
 need=()
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)

@@ -14,26 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from core import error_reasons
 from core.database import commit, rollback
-from core.errors import Conflict, DomainError, RateLimited
+from core.errors import Conflict, DomainError
 
 log = logging.getLogger(__name__)
 
-HTTP_MESSAGES = {
-    400: "请求格式不正确",
-    401: "请先登录",
-    403: "您没有权限执行此操作",
-    404: "未找到该资源",
-    405: "不支持该请求方法",
-    409: "操作冲突，请刷新后重试",
-    413: "提交的内容过大",
-    415: "不支持的内容类型",
-    422: "提交的信息有误，请检查后重试",
-    429: "操作过于频繁，请稍后再试",
-    500: "系统繁忙，请稍后再试",
-    502: "外部服务暂时不可用，请稍后再试",
-    503: "服务暂时不可用，请稍后再试",
-}
+# The Chinese message of an HTTP-level error, by status (from the one reason registry).
+HTTP_MESSAGES = {status: error_reasons.REASONS[reason].message for status, reason in error_reasons.HTTP_REASONS.items()}
 
 _EXACT = {
     "Missing data for required field.": "此项为必填项",
@@ -130,12 +118,12 @@ def http_error_response(error: HTTPException) -> tuple[Any, int, dict[str, str]]
     errors = data.get("errors") or data.get("messages")
     if isinstance(errors, dict):
         errors = translate_errors(_flatten_locations(errors))
-    reason = (error.name or "error").lower().replace(" ", "_")
+    reason = error_reasons.http_reason(status)
     if status == 422 and errors:
         reason = "validation_failed"
     message = data.get("message") if isinstance(data.get("message"), str) else None
     if message is None or not re.search(r"[\u4e00-\u9fff]", message):
-        message = HTTP_MESSAGES.get(status, "请求失败")
+        message = error_reasons.message(reason, status)
     headers = dict(data.get("headers") or {})
     headers.update(_protocol_headers(error))
     if status == 401:
@@ -197,9 +185,12 @@ def register_error_handlers(app: Flask) -> None:
         if not _is_api_request():
             return _portal_error_page(err.status, message=err.message)
         headers = {}
-        if isinstance(err, RateLimited) and err.retry_after:
-            headers["Retry-After"] = str(err.retry_after)
-            g.domain_retry_after = err.retry_after  # wins over Flask-Limiter's window (see below)
+        if err.code not in error_reasons.REASONS:
+            log.warning("error reason %r is not in core/error_reasons.py", err.code)
+        retry_after = getattr(err, "retry_after", None)  # RateLimited (429), ServiceUnavailable (503)
+        if retry_after:
+            headers["Retry-After"] = str(retry_after)
+            g.domain_retry_after = retry_after  # wins over Flask-Limiter's window (see below)
         if err.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
         return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers

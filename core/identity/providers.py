@@ -12,6 +12,7 @@ caller changes nothing and the user retries later.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -53,6 +54,11 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return time.monotonic() < self._open_until
 
+    def retry_after(self) -> int:
+        """Seconds until the circuit may close again (the cooldown when it is not open yet)."""
+        remaining = self._open_until - time.monotonic()
+        return max(1, math.ceil(remaining)) if remaining > 0 else max(1, math.ceil(self.cooldown))
+
     def failed(self) -> None:
         with self._lock:
             self._consecutive += 1
@@ -78,7 +84,9 @@ class HttpIdentityService:
     def check(self, name: str, id_number: str, phone: str) -> CheckResult:
         if self.breaker.is_open:
             raise ServiceUnavailable(
-                "身份核验服务暂时不可用，请稍后再试或换用其他核验方式", code="identity_service_down"
+                "身份核验服务暂时不可用，请稍后再试或换用其他核验方式",
+                code="identity_service_down",
+                retry_after=self.breaker.retry_after(),
             )
         try:
             resp = requests.post(
@@ -97,7 +105,9 @@ class HttpIdentityService:
             self.breaker.failed()
             log.warning("identity service unavailable: %s", type(exc).__name__)
             raise ServiceUnavailable(
-                "身份核验服务暂时不可用，请稍后再试或换用其他核验方式", code="identity_service_down"
+                "身份核验服务暂时不可用，请稍后再试或换用其他核验方式",
+                code="identity_service_down",
+                retry_after=self.breaker.retry_after(),
             ) from exc
         self.breaker.succeeded()
         result = body.get("result")
@@ -143,7 +153,11 @@ class WechatRealName:
         return self._token
 
     def check(self, openid: str, name: str, id_number: str, code: str | None) -> CheckResult:
-        down = ServiceUnavailable("微信实名核验暂时不可用，请稍后再试或换用其他核验方式", code="platform_down")
+        down = ServiceUnavailable(
+            "微信实名核验暂时不可用，请稍后再试或换用其他核验方式",
+            code="platform_down",
+            retry_after=self.breaker.retry_after(),
+        )
         if self.breaker.is_open:
             raise down
         try:

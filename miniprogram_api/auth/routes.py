@@ -7,7 +7,9 @@ from flask_smorest import Blueprint
 from core.accounts import services as accounts
 from core.accounts import tokens
 from core.accounts.services import SmsPolicy
+from miniprogram_api import examples as ex
 from miniprogram_api.auth.schemas import RefreshIn, SmsSendIn, SmsSendOut, SmsVerifyIn, TokenOut, WechatLoginIn
+from miniprogram_api.openapi import errors
 from miniprogram_api.security import client_ip
 from web.limiter import limiter
 
@@ -35,11 +37,15 @@ class SmsSend(MethodView):
     decorators = [limiter.limit(lambda: current_app.config["SMS_SEND_IP_LIMIT"])]
 
     @blp.doc(security=[])
-    @blp.arguments(SmsSendIn)
-    @blp.response(200, SmsSendOut)
-    @blp.alt_response(429, description="Too soon, daily cap reached, or too many requests from this IP")
+    @blp.arguments(SmsSendIn, example=ex.SMS_SEND_IN)
+    @blp.response(200, SmsSendOut, example=ex.SMS_SEND_OUT)
+    @errors("sms_too_soon", "sms_daily_limit", "too_many_requests")
     def post(self, data: dict):
-        """Send a 6-digit log-in code by SMS (rate-limited per phone and per IP)."""
+        """发送短信验证码
+
+        Sends a 6-digit log-in code to the phone. Limited per phone (one per `resend_after` seconds, a daily
+        cap) and per IP (`SMS_SEND_IP_LIMIT`); a 429 says how long to wait in `message` and `Retry-After`.
+        `dev_code` is returned in development and tests only."""
         policy = _policy()
         code = accounts.send_login_code(data["phone"], ip=client_ip(), policy=policy)
         body = {"expires_in": policy.ttl_seconds, "resend_after": policy.resend_seconds}
@@ -53,11 +59,15 @@ class SmsVerify(MethodView):
     decorators = [limiter.limit("60 per hour")]
 
     @blp.doc(security=[])
-    @blp.arguments(SmsVerifyIn)
-    @blp.response(200, TokenOut)
-    @blp.alt_response(401, description="Wrong, used or expired code")
+    @blp.arguments(SmsVerifyIn, example=ex.SMS_VERIFY_IN)
+    @blp.response(200, TokenOut, example=ex.TOKEN_OUT)
+    @errors("sms_code_wrong", "sms_code_expired", "sms_code_locked", "account_disabled", "too_many_requests")
     def post(self, data: dict):
-        """Log in with phone + SMS code; the account is created on first log-in."""
+        """短信验证码登录
+
+        Logs in with the phone and the SMS code; the account is created on the first log-in. A code works
+        once and for `expires_in` seconds; after `SMS_MAX_ATTEMPTS` wrong tries it is locked (ask a new one).
+        Answers an access token (JWT, `expires_in` seconds) and a single-use refresh token."""
         user = accounts.verify_login_code(data["phone"], data["code"], policy=_policy())
         pair = accounts.login_tokens(
             user, method="sms", actor_ip=client_ip(), user_agent=request.headers.get("User-Agent")
@@ -70,12 +80,22 @@ class WechatLogin(MethodView):
     decorators = [limiter.limit("60 per hour")]
 
     @blp.doc(security=[])
-    @blp.arguments(WechatLoginIn)
-    @blp.response(200, TokenOut)
-    @blp.alt_response(401, description="Invalid or used wx.login code")
-    @blp.alt_response(502, description="WeChat unreachable")
+    @blp.arguments(WechatLoginIn, example=ex.WECHAT_LOGIN_IN)
+    @blp.response(200, TokenOut, example=ex.TOKEN_OUT)
+    @errors(
+        "wechat_code_invalid",
+        "account_disabled",
+        "wechat_unavailable",
+        "wechat_rate_limited",
+        "wechat_error",
+        "too_many_requests",
+    )
     def post(self, data: dict):
-        """Log in with a `wx.login` code (exchanged server-side; session_key never leaves the server)."""
+        """微信登录
+
+        Logs in with the code from `wx.login()`: the server exchanges it with WeChat (`jscode2session`); the
+        `session_key` never leaves the server. The account is created on the first log-in; it acts for an ID
+        number only after a real-name verification (`/api/v1/me/real-name`). 502 when WeChat cannot answer."""
         user = accounts.wechat_login(data["code"], current_app.extensions["wechat_client"])
         pair = accounts.login_tokens(
             user, method="wechat", actor_ip=client_ip(), user_agent=request.headers.get("User-Agent")
@@ -86,11 +106,14 @@ class WechatLogin(MethodView):
 @blp.route("/refresh")
 class Refresh(MethodView):
     @blp.doc(security=[])
-    @blp.arguments(RefreshIn)
-    @blp.response(200, TokenOut)
-    @blp.alt_response(401, description="Invalid, expired or reused refresh token (reuse ends the session)")
+    @blp.arguments(RefreshIn, example=ex.REFRESH_IN)
+    @blp.response(200, TokenOut, example=ex.TOKEN_OUT)
+    @errors("refresh_invalid", "refresh_expired", "refresh_reused", "session_revoked", "account_disabled")
     def post(self, data: dict):
-        """Exchange a refresh token for a new pair (the old one is spent)."""
+        """刷新登录凭证
+
+        Exchanges a refresh token for a new pair; the old refresh token is spent. Using a spent one again
+        (`refresh_reused`) ends the whole log-in session: log in again."""
         return _token_body(tokens.rotate(data["refresh_token"]))
 
 
@@ -98,6 +121,8 @@ class Refresh(MethodView):
 class Logout(MethodView):
     @blp.response(204)
     def post(self):
-        """End this log-in: its access and refresh tokens stop working."""
+        """退出登录
+
+        Ends this log-in session: its access and refresh tokens stop working at once."""
         tokens.revoke_session(g.auth_session)
         return None

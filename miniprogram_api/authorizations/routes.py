@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 from core.applications import services as applications
 from core.authorizations import qr
 from core.authorizations import services as authorizations
+from miniprogram_api import examples as ex
 from miniprogram_api.authorizations.schemas import (
-    CHALLENGE_EXAMPLE,
     ChallengeOut,
     FramesIn,
     HandoverOut,
@@ -20,6 +20,8 @@ from miniprogram_api.authorizations.schemas import (
     TokenHeader,
     VerificationOut,
 )
+from miniprogram_api.idempotency import idempotent
+from miniprogram_api.openapi import errors
 from miniprogram_api.schemas import MULTIPART, MULTIPART_CONTENT_TYPES
 from miniprogram_api.security import current_actor
 
@@ -45,18 +47,33 @@ def _face_settings() -> authorizations.FaceSettings:
 
 @blp.route("/applications/<int:application_id>/authorizations")
 class AuthorizationList(MethodView):
-    @blp.response(200, RequestOut(many=True))
+    @blp.response(200, RequestOut(many=True), example=[ex.AUTH_REQUEST_OUT])
+    @errors("application_not_found")
     def get(self, application_id: int):
-        """Each adult member's authorization state (applicant and proxy see it)."""
+        """家庭成员授权情况
+
+        Each adult member's authorization of the economic check (家庭经济状况核对), as seen by the applicant
+        and the proxy; `id` is the `{member}` of the member's URLs."""
         app = applications.get_for_citizen(g.user, application_id)
         return authorizations.requests_of(app)
 
 
 @blp.route("/applications/<int:application_id>/authorizations/<int:member>/qrcode")
 class AuthorizationQr(MethodView):
-    @blp.response(201, QrOut)
+    @blp.response(201, QrOut, example=ex.QR_OUT)
+    @errors(
+        "application_not_found",
+        "authorization_not_found",
+        "authorization_locked",
+        "already_authorized",
+        "authorization_revoked",
+    )
     def post(self, application_id: int, member: int):
-        """A QR code for the member's own phone (an earlier one stops working). Valid 72 h by default."""
+        """生成成员授权二维码
+
+        A QR code for the member to scan with their own phone (an earlier one for the member stops
+        working); valid `AUTH_QR_TTL_HOURS` (72 h by default). The link carries the token in its `#token=`
+        fragment, which no server ever receives; the page sends it as `X-Authorization-Token`."""
         app = applications.get_for_citizen(g.user, application_id)
         token, expires = authorizations.issue_qr(
             current_actor(), g.user, app, member, ttl_hours=current_app.config["AUTH_QR_TTL_HOURS"]
@@ -72,17 +89,32 @@ class AuthorizationQr(MethodView):
         }
 
     @blp.response(204)
+    @errors("application_not_found", "authorization_not_found")
     def delete(self, application_id: int, member: int):
-        """Revoke the member's QR code."""
+        """作废成员授权二维码
+
+        Revokes the member's QR code and hand-over tokens: scanning it afterwards answers 409
+        `authorization_token_revoked`."""
         app = applications.get_for_citizen(g.user, application_id)
         authorizations.revoke_qr(current_actor(), g.user, app, member)
 
 
 @blp.route("/applications/<int:application_id>/authorizations/<int:member>/handover")
 class AuthorizationHandover(MethodView):
-    @blp.response(201, HandoverOut)
+    @blp.response(201, HandoverOut, example=ex.HANDOVER_OUT)
+    @errors(
+        "application_not_found",
+        "authorization_not_found",
+        "authorization_locked",
+        "already_authorized",
+        "authorization_revoked",
+    )
     def post(self, application_id: int, member: int):
-        """Same phone, many people: a short session for this member on this phone."""
+        """本机授权（交给成员在本手机上操作）
+
+        Same phone, many people: a short token (`AUTH_HANDOVER_TTL_MINUTES`, 15 min by default) for this
+        member on this phone. The member must first type their own ID number (`POST
+        /api/v1/authorizations/identity`) before the face check."""
         app = applications.get_for_citizen(g.user, application_id)
         token, expires = authorizations.start_handover(
             current_actor(), g.user, app, member, ttl_minutes=current_app.config["AUTH_HANDOVER_TTL_MINUTES"]
@@ -92,9 +124,12 @@ class AuthorizationHandover(MethodView):
 
 @blp.route("/applications/<int:application_id>/authorizations/<int:member>/revoke")
 class AuthorizationRevoke(MethodView):
-    @blp.response(200, RequestOut)
+    @blp.response(200, RequestOut, example={**ex.AUTH_REQUEST_OUT, "status": "revoked", "status_label": "已撤销"})
+    @errors("application_not_found", "authorization_not_found", "verification_started", "authorization_revoked")
     def post(self, application_id: int, member: int):
-        """Withdraw an authorization before the data verification starts."""
+        """撤销成员授权
+
+        Withdraws an authorization before the data verification (信息核对) starts."""
         app = applications.get_for_citizen(g.user, application_id)
         return authorizations.revoke(current_actor(), g.user, app, member)
 
@@ -102,19 +137,43 @@ class AuthorizationRevoke(MethodView):
 @blp.route("/authorizations/letter")
 class AuthorizationLetter(MethodView):
     @blp.arguments(TokenHeader, location="headers")
-    @blp.response(200, LetterOut)
+    @blp.response(200, LetterOut, example=ex.LETTER_OUT)
+    @errors(
+        "authorization_token_invalid",
+        "authorization_token_revoked",
+        "authorization_token_used",
+        "authorization_token_expired",
+        "real_name_required",
+        "authorization_wrong_person",
+    )
     def get(self, headers: dict):
-        """The letter to authorize (the scanning user must be the member, logged in with real name)."""
+        """查看授权书
+
+        The authorization letter the member is asked to sign, with what it allows and for how long. With a
+        QR token the logged-in user must be the member, real-name verified (403 otherwise); with a hand-over
+        token the applicant's phone is used."""
         return authorizations.letter_view(headers["token"], g.user)
 
 
 @blp.route("/authorizations/identity")
 class AuthorizationIdentity(MethodView):
     @blp.arguments(TokenHeader, location="headers")
-    @blp.arguments(IdentityIn)
-    @blp.response(200, LetterOut)
+    @blp.arguments(IdentityIn, example=ex.IDENTITY_IN)
+    @blp.response(200, LetterOut, example=ex.LETTER_OUT)
+    @errors(
+        "authorization_token_invalid",
+        "authorization_token_revoked",
+        "authorization_token_used",
+        "authorization_token_expired",
+        "real_name_required",
+        "authorization_wrong_person",
+        "identity_mismatch",
+    )
     def post(self, headers: dict, data: dict):
-        """Same phone: the member types their own ID number before the face check."""
+        """本机授权：成员输入本人身份证号码
+
+        Same phone (hand-over token): the member types their own ID number, which must be the one on the
+        application, before the face check. Answers the letter with `identity_confirmed: true`."""
         authorizations.confirm_identity(headers["token"], g.user, data["id_number"])
         return authorizations.letter_view(headers["token"], g.user)
 
@@ -122,12 +181,23 @@ class AuthorizationIdentity(MethodView):
 @blp.route("/authorizations/face/challenge")
 class AuthorizationFaceChallenge(MethodView):
     @blp.arguments(TokenHeader, location="headers")
-    @blp.response(201, ChallengeOut, example=CHALLENGE_EXAMPLE)
-    @blp.alt_response(404, description="授权链接无效 (authorization_token_invalid)")
-    @blp.alt_response(409, description="已授权、已锁定、已撤销，或同一手机授权尚未确认身份 (identity_not_confirmed)")
+    @blp.response(201, ChallengeOut, example=ex.CHALLENGE_OUT)
+    @errors(
+        "authorization_token_invalid",
+        "authorization_token_revoked",
+        "authorization_token_used",
+        "authorization_token_expired",
+        "real_name_required",
+        "authorization_wrong_person",
+        "authorization_locked",
+        "already_authorized",
+        "authorization_revoked",
+        "identity_not_confirmed",
+    )
     def post(self, headers: dict):
-        """获取人脸核验动作提示（一次性挑战） Get a face challenge before filming
+        """获取人脸核验动作提示（一次性挑战）
 
+        Get a face challenge before filming.
         The server picks the order of two head turns (`turn_left` = the person turns to their own left,
         `turn_right` to their own right; a blink is not offered: the landmark model in use cannot see
         eyelids). Show `instructions` in order, film 3-5 frames while the member follows them, and upload
@@ -142,16 +212,34 @@ class AuthorizationFaceChallenge(MethodView):
 
 @blp.route("/authorizations/face")
 class AuthorizationFace(MethodView):
+    @idempotent
     @blp.arguments(TokenHeader, location="headers")
     @blp.arguments(FramesIn, location=MULTIPART)
-    @blp.response(202, VerificationOut)
-    @blp.alt_response(404, description="动作提示无效：不存在，或属于其他授权或其他登录会话 (challenge_invalid)")
-    @blp.alt_response(409, description="动作提示已使用 (challenge_used) 或已过期 (challenge_expired)")
+    @blp.response(202, VerificationOut, example=ex.FACE_VERIFICATION_OUT)
+    @errors(
+        "authorization_token_invalid",
+        "authorization_token_revoked",
+        "authorization_token_used",
+        "authorization_token_expired",
+        "real_name_required",
+        "authorization_wrong_person",
+        "authorization_locked",
+        "already_authorized",
+        "authorization_revoked",
+        "identity_not_confirmed",
+        "challenge_required",
+        "challenge_invalid",
+        "challenge_used",
+        "challenge_expired",
+    )
     def post(self, headers: dict, body: dict):
-        """Upload 3-5 frames answering a challenge; the check runs on the face queue. Poll the returned id.
+        """上传人脸核验照片
 
-        The frames must perform the challenge's head turns in order; frames that match an earlier accepted
-        check of the same person (also re-encoded or mirrored) fail with reason `replay`."""
+        Upload 3-5 frames answering a challenge; the check runs on the `face` queue: poll
+        `GET /api/v1/authorizations/face/{verification_id}`. The frames must perform the challenge's head turns
+        in order; frames that match an earlier accepted check of the same person (also re-encoded or
+        mirrored) fail with reason `replay`. Send an `Idempotency-Key`: a retry after a lost response returns
+        the same verification instead of failing on the spent challenge."""
         settings = _face_settings()
         frames = [f.read(settings.max_frame_bytes + 1) for f in request.files.getlist("frames")]
         return authorizations.submit_face(
@@ -169,28 +257,51 @@ class AuthorizationFace(MethodView):
 @blp.route("/authorizations/face/<int:verification_id>")
 class AuthorizationFaceResult(MethodView):
     @blp.arguments(TokenHeader, location="headers")
-    @blp.response(200, VerificationOut)
+    @blp.response(200, VerificationOut, example=ex.FACE_VERIFICATION_DONE)
+    @errors(
+        "authorization_token_invalid",
+        "authorization_token_revoked",
+        "authorization_token_used",
+        "authorization_token_expired",
+        "real_name_required",
+        "authorization_wrong_person",
+        "verification_not_found",
+    )
     def get(self, headers: dict, verification_id: int):
-        """The face check's result, with the reason in Chinese."""
+        """查询人脸核验结果
+
+        The face check's result: `queued` until the worker has run it, then `passed` or `failed` with the
+        reason and a Chinese `message` to show."""
         return authorizations.get_verification(headers["token"], g.user, verification_id)
 
 
 @blp.route("/authorizations/signature")
 class AuthorizationSignature(MethodView):
+    @idempotent
     @blp.arguments(TokenHeader, location="headers")
     @blp.arguments(SignatureIn, location="files")
-    @blp.response(200, RequestOut)
-    @blp.alt_response(
-        409,
-        description=(
-            "人脸核验未通过或之后又有失败 (face_not_verified)、超过签名时限 (face_check_expired)、"
-            "其他成员同时授权，可直接重试 (evidence_conflict)"
-        ),
+    @blp.response(200, RequestOut, example=ex.AUTH_REQUEST_DONE)
+    @errors(
+        "authorization_token_invalid",
+        "authorization_token_revoked",
+        "authorization_token_used",
+        "authorization_token_expired",
+        "real_name_required",
+        "authorization_wrong_person",
+        "authorization_locked",
+        "already_authorized",
+        "authorization_revoked",
+        "identity_not_confirmed",
+        "face_check_pending",
+        "face_not_verified",
+        "face_check_expired",
+        "evidence_conflict",
     )
     def post(self, headers: dict, files: dict):
-        """The handwritten signature (PNG) completes the authorization.
+        """提交手写签名，完成授权
 
-        Accepted only when the latest face check of this authorization passed, no check failed after it,
+        The handwritten signature (PNG, `multipart/form-data` field `signature`) completes the
+        authorization. Accepted only when the latest face check of this authorization passed, no check failed after it,
         and it finished within `FACE_SIGN_WINDOW_SECONDS` (600 s by default)."""
         cfg = current_app.config
         max_bytes = cfg["SIGNATURE_MAX_BYTES"]

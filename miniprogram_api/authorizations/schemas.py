@@ -10,13 +10,19 @@ from miniprogram_api.schemas import StrictSchema
 
 class RequestOut(Schema):
     id = fields.Integer(metadata={"description": "Use as {member} in the member's URLs"})
-    member_name = fields.String()
-    member_id_number_masked = fields.Function(lambda r: mask(r.member_id_number))
-    status = fields.String(metadata={"enum": list(STATUSES)})
-    status_label = fields.Function(lambda r: STATUSES[r.status])
-    method = fields.String(allow_none=True, metadata={"enum": list(METHODS)})
-    letter_version = fields.String()
-    authorized_at = fields.DateTime(allow_none=True)
+    member_name = fields.String(metadata={"description": "The member's name"})
+    member_id_number_masked = fields.Function(
+        lambda r: mask(r.member_id_number), metadata={"type": "string", "description": "The member's ID number, masked"}
+    )
+    status = fields.String(metadata={"enum": list(STATUSES), "description": "Where the authorization stands"})
+    status_label = fields.Function(
+        lambda r: STATUSES[r.status], metadata={"type": "string", "description": "Status, Chinese"}
+    )
+    method = fields.String(
+        allow_none=True, metadata={"enum": [*METHODS, None], "description": "How it was given (null until then)"}
+    )
+    letter_version = fields.String(metadata={"description": "Version of the letter text", "example": "2026-01"})
+    authorized_at = fields.DateTime(allow_none=True, metadata={"description": "Signed at (UTC)"})
 
 
 AUTHORIZATION_HEADER = "X-Authorization-Token"
@@ -38,7 +44,7 @@ class TokenHeader(Schema):
 
 
 class QrOut(Schema):
-    token = fields.String(metadata={"description": "Single use; only its hash is stored"})
+    token = fields.String(metadata={"description": "The authorization token; only its hash is stored"})
     link = fields.String(
         metadata={
             "description": (
@@ -48,36 +54,46 @@ class QrOut(Schema):
             "example": "http://127.0.0.1:5000/h5/authorize#token=3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAA",
         }
     )
-    expires_at = fields.DateTime()
-    png_base64 = fields.String()
-    svg = fields.String()
+    expires_at = fields.DateTime(metadata={"description": "The QR stops working then (UTC)"})
+    png_base64 = fields.String(metadata={"description": "The QR code as a PNG, base64 (show as data:image/png)"})
+    svg = fields.String(metadata={"description": "The QR code as SVG markup"})
 
 
 class HandoverOut(Schema):
-    token = fields.String()
-    expires_at = fields.DateTime()
+    token = fields.String(metadata={"description": "Send as X-Authorization-Token for this member, on this phone"})
+    expires_at = fields.DateTime(metadata={"description": "The hand-over ends then (UTC)"})
 
 
 class LetterOut(Schema):
-    member_name = fields.String()
-    program = fields.String()
-    program_label = fields.String()
-    application_reference = fields.String()
-    purpose = fields.String(metadata={"example": "家庭经济状况核对"})
-    letter_version = fields.String()
-    letter_hash = fields.String()
-    letter_text = fields.String()
-    data_categories = fields.List(fields.String())
-    validity = fields.String()
-    status = fields.String(metadata={"enum": list(STATUSES)})
-    method = fields.String(metadata={"enum": ["qr", "same_phone"]})
-    identity_confirmed = fields.Boolean()
-    face_passed = fields.Boolean()
-    expires_at = fields.DateTime()
+    member_name = fields.String(metadata={"description": "The member asked to authorize"})
+    program = fields.String(metadata={"description": "Program of the application", "example": "dibao"})
+    program_label = fields.String(metadata={"description": "Program, Chinese", "example": "最低生活保障"})
+    application_reference = fields.String(metadata={"description": "Reference of the application"})
+    purpose = fields.String(metadata={"description": "What the authorization is for", "example": "家庭经济状况核对"})
+    letter_version = fields.String(metadata={"description": "Version of the letter text"})
+    letter_hash = fields.String(metadata={"description": "SHA-256 of the letter text (kept with the evidence)"})
+    letter_text = fields.String(metadata={"description": "The full letter (Chinese): show it before signing"})
+    data_categories = fields.List(
+        fields.String(), metadata={"description": "Kinds of data the check may query (Chinese)"}
+    )
+    validity = fields.String(metadata={"description": "How long the authorization holds (Chinese)"})
+    status = fields.String(metadata={"enum": list(STATUSES), "description": "Where the authorization stands"})
+    method = fields.String(
+        metadata={"enum": ["qr", "same_phone"], "description": "qr: the member's own phone; same_phone: a hand-over"}
+    )
+    identity_confirmed = fields.Boolean(
+        metadata={"description": "Same phone: the member typed their ID number (always true for a QR)"}
+    )
+    face_passed = fields.Boolean(metadata={"description": "A face check passed: the signature may follow"})
+    expires_at = fields.DateTime(metadata={"description": "The token stops working then (UTC)"})
 
 
 class IdentityIn(StrictSchema):
-    id_number = fields.String(required=True, validate=validate.Length(min=1, max=18))
+    id_number = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=18),
+        metadata={"description": "The member's own 18-character ID number, typed by them"},
+    )
 
 
 class FramesIn(StrictSchema):
@@ -103,14 +119,6 @@ class FramesIn(StrictSchema):
     )
 
 
-CHALLENGE_EXAMPLE = {
-    "challenge_id": "pWq0ZL8mS3y1cV7nT2kR9dXe",
-    "actions": ["turn_left", "turn_right"],
-    "instructions": ["向左转头", "向右转头"],
-    "expires_at": "2026-11-24T08:03:00+00:00",
-}
-
-
 class ChallengeOut(Schema):
     challenge_id = fields.String(
         attribute="id",
@@ -127,25 +135,40 @@ class ChallengeOut(Schema):
     )
     instructions = fields.Function(
         lambda c: [ACTIONS[a] for a in c.actions],
-        metadata={"description": "What to show the member, in order (Chinese)", "example": ["向左转头", "向右转头"]},
+        metadata={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What to show the member, in order (Chinese)",
+            "example": ["向左转头", "向右转头"],
+        },
     )
-    expires_at = fields.DateTime(metadata={"description": "Upload the frames before this time"})
+    expires_at = fields.DateTime(metadata={"description": "Upload the frames before this time (UTC)"})
 
 
 class SignatureIn(Schema):
     signature = fields.Raw(
-        required=True, metadata={"type": "string", "format": "binary", "description": "The drawn signature, PNG"}
+        required=True,
+        metadata={
+            "type": "string",
+            "format": "binary",
+            "description": "The drawn signature, PNG (at most SIGNATURE_MAX_BYTES, 512 KiB)",
+        },
     )
 
 
 class VerificationOut(Schema):
-    id = fields.Integer()
-    status = fields.String(metadata={"enum": ["queued", "passed", "failed"]})
-    reason = fields.String(allow_none=True, metadata={"enum": list(FACE_REASONS)})
+    id = fields.Integer(metadata={"description": "Face check id ({verification_id})"})
+    status = fields.String(
+        metadata={"enum": ["queued", "passed", "failed"], "description": "queued until the face worker ran it"}
+    )
+    reason = fields.String(
+        allow_none=True, metadata={"enum": [*FACE_REASONS, None], "description": "Why it failed (null otherwise)"}
+    )
     message = fields.Function(
         lambda v: (
             FACE_REASONS.get(v.reason)
             if v.reason
             else ("核验通过，请签名" if v.status == "passed" else "正在核验，请稍候")
-        )
+        ),
+        metadata={"type": "string", "description": "What to show the member (Chinese)"},
     )

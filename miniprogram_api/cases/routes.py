@@ -11,8 +11,10 @@ from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from core.casework import services as casework
+from miniprogram_api import examples as ex
 from miniprogram_api.cases.schemas import CaseSchema, DemoCaseIn
 from miniprogram_api.idempotency import idempotent
+from miniprogram_api.openapi import errors
 from miniprogram_api.security import current_actor
 
 blp = Blueprint(
@@ -25,10 +27,12 @@ blp = Blueprint(
 
 @blp.route("")
 class DemoCaseList(MethodView):
-    @blp.response(200, CaseSchema(many=True))
+    @blp.response(200, CaseSchema(many=True), example=[ex.DEMO_CASE_OUT])
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters):
-        """Cases I opened, newest first (paginated; see `X-Pagination`)."""
+        """演示：我开立的案件
+
+        Demo only: cases I opened, newest first, paginated (`X-Pagination`)."""
         page = casework.cases_opened_by(
             current_actor(), page=pagination_parameters.page, page_size=pagination_parameters.page_size
         )
@@ -36,10 +40,12 @@ class DemoCaseList(MethodView):
         return page.items
 
     @idempotent
-    @blp.arguments(DemoCaseIn)
-    @blp.response(201, CaseSchema)
+    @blp.arguments(DemoCaseIn, example=ex.DEMO_CASE_IN)
+    @blp.response(201, CaseSchema, example=ex.DEMO_CASE_OUT)
     def post(self, data: dict):
-        """Open a demo case in the township's queue."""
+        """演示：开立案件
+
+        Demo only: opens a case in the township's queue, due in `DEFAULT_ACCEPT_WORKING_DAYS` working days."""
         actor = current_actor()
         return casework.open_case(
             actor,
@@ -53,7 +59,10 @@ class DemoCaseList(MethodView):
 
 @blp.route("/<int:case_id>")
 class DemoCaseDetail(MethodView):
-    @blp.response(200, CaseSchema)
+    @blp.response(200, CaseSchema, example=ex.DEMO_CASE_OUT)
+    @errors("case_not_found")
     def get(self, case_id: int):
-        """A case I opened (another user's → 404)."""
+        """演示：查看案件
+
+        Demo only: a case I opened; another user's is 404."""
         return casework.get_case_for_citizen(current_actor(), case_id)

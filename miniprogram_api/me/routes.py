@@ -9,8 +9,11 @@ from core.accounts.models import User
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.identity import services as identity
 from core.idnumber import mask
-from miniprogram_api.authorizations.schemas import CHALLENGE_EXAMPLE, ChallengeOut
+from miniprogram_api import examples as ex
+from miniprogram_api.authorizations.schemas import ChallengeOut
+from miniprogram_api.idempotency import idempotent
 from miniprogram_api.me.schemas import MeSchema, RealNameFramesIn, RealNameIn, RealNameVerificationOut, VerifyIn
+from miniprogram_api.openapi import errors
 from miniprogram_api.schemas import MULTIPART, MULTIPART_CONTENT_TYPES
 from miniprogram_api.security import current_actor
 
@@ -87,18 +90,20 @@ def _me(user: User) -> dict:
 
 @blp.route("")
 class Me(MethodView):
-    @blp.response(200, MeSchema)
+    @blp.response(200, MeSchema, example=ex.ME_OUT)
     def get(self):
-        """我的信息：实名核验状态、关联的登录方式、报告人角色"""
+        """我的信息：实名核验状态、关联的登录方式、报告人角色
+
+        The logged-in user: real-name status and the verification methods this log-in can use now, every
+        log-in linked to the same person, and reporter roles (grid worker, volunteer, …)."""
         return _me(g.user)
 
 
 @blp.route("/real-name")
 class RealName(MethodView):
-    @blp.arguments(RealNameIn, example={"name": "张三", "id_number": "360124198001010016"})
-    @blp.response(200, MeSchema)
-    @blp.alt_response(409, description="real_name_already_verified / rebind_too_soon")
-    @blp.alt_response(422, description="姓名或身份证号有误；已实名账号更换身份须填写 rebind_reason（字段级中文提示）")
+    @blp.arguments(RealNameIn, example=ex.REAL_NAME_IN)
+    @blp.response(200, MeSchema, example=ex.ME_CLAIMED_OUT)
+    @errors("real_name_already_verified", "rebind_too_soon", "rebind_reason_required")
     def post(self, data: dict):
         """填写实名信息（待核验）
 
@@ -118,11 +123,19 @@ class RealName(MethodView):
 
 @blp.route("/real-name/verify")
 class RealNameVerify(MethodView):
-    @blp.arguments(VerifyIn, example={"method": "id_service"})
-    @blp.response(200, RealNameVerificationOut)
-    @blp.alt_response(409, description="real_name_claim_required：请先填写姓名和身份证号码")
-    @blp.alt_response(429, description="real_name_attempts_exceeded：今日失败次数过多")
-    @blp.alt_response(503, description="identity_service_down / platform_down：服务暂不可用，未做任何更改")
+    @blp.arguments(VerifyIn, example=ex.VERIFY_IN)
+    @blp.response(200, RealNameVerificationOut, example=ex.REAL_NAME_VERIFICATION_OUT)
+    @errors(
+        "real_name_claim_required",
+        "real_name_verifying",
+        "phone_required",
+        "wechat_required",
+        "real_name_attempts_exceeded",
+        "identity_service_down",
+        "identity_service_disabled",
+        "platform_down",
+        "platform_disabled",
+    )
     def post(self, data: dict):
         """实名核验：身份核验服务或微信实名
 
@@ -143,8 +156,8 @@ class RealNameVerify(MethodView):
 
 @blp.route("/real-name/face/challenge")
 class RealNameFaceChallenge(MethodView):
-    @blp.response(201, ChallengeOut, example=CHALLENGE_EXAMPLE)
-    @blp.alt_response(409, description="real_name_claim_required：请先填写姓名和身份证号码 / real_name_verifying")
+    @blp.response(201, ChallengeOut, example=ex.CHALLENGE_OUT)
+    @errors("real_name_claim_required", "real_name_verifying")
     def post(self):
         """获取人脸核验动作提示（一次性挑战）
 
@@ -158,18 +171,26 @@ class RealNameFaceChallenge(MethodView):
 
 @blp.route("/real-name/face")
 class RealNameFace(MethodView):
+    @idempotent
     @blp.arguments(RealNameFramesIn, location=MULTIPART)
-    @blp.response(202, RealNameVerificationOut)
-    @blp.alt_response(404, description="动作提示无效：不存在，或属于其他账号或其他登录会话 (challenge_invalid)")
-    @blp.alt_response(409, description="real_name_claim_required / real_name_verifying / challenge_used / expired")
-    @blp.alt_response(422, description="须上传3至5张JPEG/PNG照片")
+    @blp.response(202, RealNameVerificationOut, example=ex.REAL_NAME_FACE_OUT)
+    @errors(
+        "real_name_claim_required",
+        "real_name_verifying",
+        "real_name_attempts_exceeded",
+        "challenge_required",
+        "challenge_invalid",
+        "challenge_used",
+        "challenge_expired",
+    )
     def post(self, body: dict):
         """实名核验：人脸比对（与公安人口库参考照片）
 
         3-5 frames performing the challenge's head turns; compared on the `face` queue with the reference
         portrait of the claimed ID number (replayed frames fail with reason `replay`). Poll
         `GET /me/real-name/verifications/{id}`. Non-face alternatives: the identity service or the township
-        window."""
+        window. Send an `Idempotency-Key`: a retry after a lost response returns the same verification instead
+        of failing on the spent challenge."""
         max_bytes = current_app.config["FACE_MAX_FRAME_BYTES"]
         frames = [f.read(max_bytes + 1) for f in request.files.getlist("frames")]
         if not frames:
@@ -187,7 +208,11 @@ class RealNameFace(MethodView):
 
 @blp.route("/real-name/verifications/<int:verification_id>")
 class RealNameVerification(MethodView):
-    @blp.response(200, RealNameVerificationOut)
+    @blp.response(200, RealNameVerificationOut, example=ex.REAL_NAME_VERIFICATION_OUT)
+    @errors("verification_not_found")
     def get(self, verification_id: int):
-        """查询实名核验结果"""
+        """查询实名核验结果
+
+        One of my verifications: poll it after a face upload until `status` is `passed` or `failed`
+        (`reason_message` says why, in Chinese)."""
         return identity.get_verification(g.user, verification_id)

@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 
 from core.applications import settings
 from core.applications.programs import PROGRAMS
-from miniprogram_api.schemas import StrictSchema
+from miniprogram_api import examples as ex
+from miniprogram_api.schemas import DecimalString, StrictSchema
 
 blp = Blueprint(
     "programs",
@@ -18,22 +19,23 @@ blp = Blueprint(
 
 
 class MaterialSchema(Schema):
-    code = fields.String(metadata={"example": "hukou"})
-    label = fields.String(metadata={"example": "户口簿"})
+    code = fields.String(metadata={"description": "Material code (the `material` of an upload)", "example": "hukou"})
+    label = fields.String(metadata={"description": "Material, Chinese", "example": "户口簿"})
 
 
 class ProgramSchema(Schema):
-    program = fields.String(metadata={"enum": list(PROGRAMS)})
-    label = fields.String(metadata={"example": "最低生活保障"})
-    short = fields.String(metadata={"example": "低保"})
-    county_code = fields.String()
-    monthly_standard = fields.Decimal(
-        as_string=True, allow_none=True, metadata={"description": "Local standard, yuan per person per month"}
+    program = fields.String(metadata={"enum": list(PROGRAMS), "description": "Program code (send when applying)"})
+    label = fields.String(metadata={"description": "Program, Chinese", "example": "最低生活保障"})
+    short = fields.String(metadata={"description": "Short name, Chinese", "example": "低保"})
+    county_code = fields.String(metadata={"description": "County whose settings apply", "example": "360124"})
+    monthly_standard = DecimalString(
+        allow_none=True,
+        metadata={"description": "Local standard, yuan per person per month, a decimal string", "example": "905.00"},
     )
-    required_materials = fields.List(fields.Nested(MaterialSchema))
-    asset_limits = fields.Dict()
+    required_materials = fields.List(fields.Nested(MaterialSchema), metadata={"description": "Materials to upload"})
+    asset_limits = fields.Dict(metadata={"description": "Local asset limits by asset kind (may be empty)"})
     confirmation_delegated = fields.Boolean(metadata={"description": "Township confirms instead of the county"})
-    accept_working_days = fields.Integer()
+    accept_working_days = fields.Integer(metadata={"description": "The township accepts within this many working days"})
 
 
 class ProgramQuery(StrictSchema):
@@ -47,9 +49,12 @@ class ProgramQuery(StrictSchema):
 @blp.route("")
 class ProgramList(MethodView):
     @blp.arguments(ProgramQuery, location="query")
-    @blp.response(200, ProgramSchema(many=True))
+    @blp.response(200, ProgramSchema(many=True), example=ex.PROGRAMS_OUT)
     def get(self, args: dict):
-        """Programs open to residents of `region`, with required materials and the local standard."""
+        """可申请的救助项目
+
+        Programs open to residents of `region` (a county, township or village code), with the materials to
+        upload and the local standard."""
         return settings.programs_for_region(
             args["region"], default_accept_days=current_app.config["DEFAULT_ACCEPT_WORKING_DAYS"]
         )

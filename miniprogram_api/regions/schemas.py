@@ -8,9 +8,9 @@ from miniprogram_api.schemas import StrictSchema
 
 class RegionSchema(Schema):
     code = fields.String(metadata={"description": "Statistical division code (2-12 digits)", "example": "360124100"})
-    name = fields.String(metadata={"example": "民和镇"})
-    level = fields.String(metadata={"enum": list(LEVELS)})
-    parent_code = fields.String(allow_none=True)
+    name = fields.String(metadata={"description": "Official name", "example": "民和镇"})
+    level = fields.String(metadata={"enum": list(LEVELS), "description": "Administrative level"})
+    parent_code = fields.String(allow_none=True, metadata={"description": "The enclosing region (null: a province)"})
 
 
 class RegionDetailSchema(RegionSchema):

@@ -7,23 +7,31 @@ from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from core.database import db
+from miniprogram_api import examples as ex
 
 blp = Blueprint("system", __name__, url_prefix="/", description="Health")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["ok", "degraded"]})
-    database = fields.String()
-    broker = fields.String()
+    status = fields.String(metadata={"enum": ["ok", "degraded"], "description": "degraded: a dependency is down"})
+    database = fields.String(metadata={"description": "ok or unreachable"})
+    broker = fields.String(metadata={"description": "ok, unreachable, or eager (in-process) without a broker"})
 
 
 @blp.route("healthz")
 class Health(MethodView):
     @blp.doc(security=[])
-    @blp.response(200, HealthSchema)
-    @blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
+    @blp.response(200, HealthSchema, example=ex.HEALTH_OUT)
+    @blp.alt_response(
+        503,
+        schema=HealthSchema,
+        description="A dependency is down",
+        example={"status": "degraded", "database": "ok", "broker": "unreachable"},
+    )
     def get(self):
-        """Liveness and readiness: database and broker reachable."""
+        """健康检查
+
+        Liveness and readiness for load balancers: the database and the broker are reachable."""
         result = {"status": "ok", "database": "ok", "broker": "eager (in-process)"}
         try:
             db.session.execute(text("SELECT 1"))
