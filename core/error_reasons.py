@@ -121,6 +121,7 @@ DOMAIN: dict[str, Reason] = {
         422, "PDF文件包含脚本、自动操作、表单提交或嵌入文件，不能上传。请另存为普通PDF或拍照后上传"
     ),
     "invalid_transition": _r(409, "当前状态不能执行该操作"),
+    "invalid_case_transition": _r(409, "案件当前状态不能执行该操作"),
     "edit_conflict": _r(409, "该记录已被他人修改，请刷新后重试"),
     "claimed_by_other": _r(409, "该环节已由其他经办人员领取"),
     "notice_running": _r(409, "公示期未满，期满后才能结束公示"),
@@ -175,6 +176,7 @@ PORTAL_ONLY = frozenset(
         "session_not_found",
         "user_not_found",
         "invalid_transition",
+        "invalid_case_transition",
         "claimed_by_other",
         "notice_running",
         "already_extended",
