@@ -3,10 +3,12 @@
 #   chromium: the real browser for portal tests (driven by Playwright via executable_path)
 #   fonts-noto-cjk: Chinese text in screenshots and the PDF authorization letter
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
+#   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/test_h5.py)
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
