@@ -18,7 +18,7 @@ from PIL import Image
 from werkzeug.serving import make_server
 
 from tests.conftest import SHARED, unavailable
-from tests.helpers import LIVE_LIN, id_number
+from tests.helpers import LIVE_LIN, draft_body, id_number
 
 pytestmark = pytest.mark.browser
 
@@ -281,3 +281,144 @@ def test_h5_shell_paths_headers_and_no_remote_code(client):
     for name, version in (("vue", "3.5.45"), ("vant", "4.10.2"), ("signature_pad", "5.1.4")):
         assert f"| {name} | {version} | MIT |" in listed
         assert (vendor / "vendor" / name / "LICENSE").exists()
+
+
+# --- authorization: QR link on the member's own phone, and the one-phone hand-over ------------------------
+
+
+def applicant_with_household(client, page, live_server, phone: str, applicant, member) -> tuple[dict, int, int]:
+    """The applicant logs in on their phone; their real name and a household of three are set up through the
+    API with the phone's own token. Returns (headers, application id, the member's authorization id)."""
+    page.goto(f"{live_server}/h5/#/login")
+    sms_login(page, phone)
+    page.wait_for_selector("#go-real-name")
+    headers = page_headers(page)
+    claimed = client.post(
+        "/api/v1/me/real-name", headers=headers, json={"name": applicant[0], "id_number": applicant[1]}
+    )
+    assert claimed.status_code == 200, claimed.get_json()
+    verified = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert verified.get_json()["status"] == "passed"
+    child = {"name": "张小宝", "id_number": id_number(date(2016, 3, 3), 45), "relation": "child"}
+    body = draft_body(
+        *applicant,
+        extra_members=[
+            {
+                "name": member[0],
+                "id_number": member[1],
+                "relation": "spouse",
+                "health": "healthy",
+                "employment": "farming",
+            },
+            {**child, "health": "healthy", "employment": "student"},
+        ],
+    )
+    created = client.post("/api/v1/applications", headers=headers, json=body)
+    assert created.status_code == 201, created.get_json()
+    app_id = created.get_json()["id"]
+    requests = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    by_name = {r["member_name"]: r for r in requests}
+    assert set(by_name) == {applicant[0], member[0]}  # the child is covered by the applicant
+    return headers, app_id, by_name[member[0]]["id"]
+
+
+def statuses(client, headers, app_id) -> dict[str, tuple[str, str | None]]:
+    rows = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    return {r["member_name"]: (r["status"], r["method"]) for r in rows}
+
+
+def sign_and_finish(page) -> None:
+    page.wait_for_selector("#signature-pad", timeout=60_000)
+    page.click("#submit-signature")  # nothing written yet: said next to the pad, nothing sent
+    assert page.inner_text("#signature-error") == "请用手指在方框内写下您的姓名"
+    draw_signature(page)
+    page.click("#submit-signature")
+    page.wait_for_selector("#auth-done")
+    assert page.evaluate("sessionStorage.getItem('rl_authorization_token')") is None  # the token is gone
+
+
+def test_member_authorizes_from_a_qr_link_on_their_own_phone(phones, live_server, app, client, clip, tmp_path):
+    applicant = ("张建国", id_number(date(1962, 4, 18), 51))
+    member = ("李四", id_number(date(1965, 9, 2), 52))
+    import_portrait(app, tmp_path, member[1])
+    applicant_phone = phones()
+    headers, app_id, member_request = applicant_with_household(
+        client, applicant_phone.page, live_server, "13900007021", applicant, member
+    )
+    page = applicant_phone.page
+    page.goto(f"{live_server}/h5/#/applications")
+    page.click(f"[data-testid=qr-{member_request}]")
+    page.wait_for_selector(f"[data-testid=qr-image-{member_request}]")
+    link = page.inner_text(f"[data-testid=qr-link-{member_request}]")
+    assert link.startswith("http://127.0.0.1:5000/h5/authorize#token=")  # AUTH_LINK_BASE + fragment
+    qr_png = page.get_attribute(f"[data-testid=qr-image-{member_request}]", "src")
+    assert qr_png.startswith("data:image/png;base64,")
+
+    # the member's own phone (another browser context) opens the link on this server
+    member_phone = phones()
+    mpage = member_phone.page
+    requested: list[str] = []
+    mpage.on("request", lambda r: requested.append(r.url))
+    mpage.goto(live_server + "/h5/authorize#" + link.split("#", 1)[1])
+    mpage.wait_for_url("**/h5/authorize#/login?next=%2Fauthorize")
+    token = link.split("#token=", 1)[1]
+    assert token not in mpage.url  # out of the address bar and history at once
+    sms_login(mpage, "13900007022")
+    mpage.wait_for_selector("#go-real-name")  # not yet real-name verified: the letter is refused
+    assert "请先完成实名认证" in mpage.inner_text("#message")
+    mpage.click("#go-real-name")
+    mpage.fill("#name", member[0])
+    mpage.fill("#id-number", member[1])
+    mpage.click("#claim")
+    mpage.click("#verify-id-service")
+    mpage.click("#continue")
+    mpage.wait_for_selector("#letter")
+    assert "家庭经济状况核对" in mpage.inner_text("#letter")
+    assert "核对本人的户籍、收入、财产等信息" in mpage.inner_text("#letter-text")
+    mpage.click("#agree")
+    film_face(mpage, clip)
+    sign_and_finish(mpage)
+    assert not any(token in url for url in requested)  # the token never went into a URL the server saw
+
+    assert statuses(client, headers, app_id) == {applicant[0]: ("pending", None), member[0]: ("authorized", "qr")}
+    member_headers = page_headers(mpage)
+    again = client.get("/api/v1/authorizations/letter", headers={**member_headers, "X-Authorization-Token": token})
+    assert again.status_code == 409 and again.get_json()["status"] == "authorization_token_used"
+    page.reload()
+    page.wait_for_selector(f"[data-testid=member-status-{member_request}]")
+    assert page.inner_text(f"[data-testid=member-status-{member_request}]") == "已授权"
+
+
+def test_one_phone_hand_over_to_the_member(phones, live_server, app, client, clip, tmp_path):
+    from playwright.sync_api import expect
+
+    applicant = ("王芳", id_number(date(1970, 7, 7), 61))
+    member = ("李四", id_number(date(1968, 8, 8), 62))
+    import_portrait(app, tmp_path, member[1])
+    phone = phones()
+    page = phone.page
+    headers, app_id, member_request = applicant_with_household(
+        client, page, live_server, "13900007031", applicant, member
+    )
+    page.goto(f"{live_server}/h5/#/applications")
+    page.click(f"[data-testid=handover-{member_request}]")
+    expect(page.locator("#handover-notice")).to_contain_text("请将手机交给李四")
+    page.click("#handover-continue")
+    page.fill("#member-id-number", applicant[1])  # the applicant's own number does not pass for 李四
+    page.click("#confirm-identity")
+    expect(page.locator(".van-field__error-message")).to_have_text("身份证号码与该家庭成员不一致")
+    page.fill("#member-id-number", member[1])
+    page.click("#confirm-identity")
+    page.wait_for_selector("#letter")
+    page.click("#agree")
+    film_face(page, clip)
+    sign_and_finish(page)
+    assert "请将手机交还申请人" in page.inner_text("#auth-done")
+    page.click("#auth-finish")
+    page.wait_for_selector(f"[data-testid=member-status-{member_request}]")
+    assert page.inner_text(f"[data-testid=member-status-{member_request}]") == "已授权"
+
+    assert statuses(client, headers, app_id) == {
+        applicant[0]: ("pending", None),
+        member[0]: ("authorized", "same_phone"),
+    }

@@ -395,6 +395,15 @@
           showError(err, errors);
         }
       }
+      async function viaIdService() {
+        try {
+          const result = await api.post("/me/real-name/verify", { method: "id_service" });
+          if (result.status === "passed") await refresh();
+          else store.message = `${result.reason_message || "核验未通过"}，请改用人脸核验或到乡镇（街道）窗口办理`;
+        } catch (err) {
+          showError(err);
+        }
+      }
       async function apply() {
         try {
           const created = await api.post("/applications", { program: "dibao" }, { idempotencyKey: api.newKey() });
@@ -424,6 +433,19 @@
                 poll: (id) => api.get(`/me/real-name/verifications/${id}`),
                 onPassed: refresh,
               }),
+              (store.me && store.me.verification_methods || []).includes("id_service")
+                ? h("div", { class: "rl-alternative" }, [
+                    h("p", { class: "rl-hint" }, "也可以由身份核验服务核对姓名、身份证号与本人手机号："),
+                    h(V.Button, { id: "verify-id-service", block: true, plain: true, type: "primary", onClick: viaIdService }, () => "用身份核验服务核验"),
+                  ])
+                : null,
+            ]),
+          );
+        } else if (step.value === "done" && store.me && route.query.next) {
+          body.push(
+            h("section", { id: "step-done" }, [
+              h("p", { id: "verified", class: "rl-ok" }, `已实名核验：${store.me.real_name}（${store.me.id_number_masked}）`),
+              button("继续", () => go(route.query.next), { id: "continue" }),
             ]),
           );
         } else if (step.value === "done" && store.me) {
@@ -510,7 +532,8 @@
                           alt: `${member.member_name}的授权二维码，请其用自己的手机扫码`,
                           "data-testid": `qr-image-${member.id}`,
                         }),
-                        h("p", { class: "rl-hint" }, "请家庭成员用自己的手机扫码，72小时内有效。"),
+                        h("p", { class: "rl-hint" }, "请家庭成员用自己的手机扫码（或把下面的链接发给本人），72小时内有效。"),
+                        h("p", { class: "rl-link", "data-testid": `qr-link-${member.id}` }, qr[member.id].link),
                       ])
                     : null,
                 ]),
@@ -538,7 +561,7 @@
           if (letter.value.method === "same_phone" && !letter.value.identity_confirmed) step.value = "identity";
           else step.value = "letter";
         } catch (err) {
-          step.value = "invalid";
+          step.value = err.reason === "real_name_required" ? "real_name" : "invalid";
           showError(err);
         }
       }
@@ -578,7 +601,8 @@
           errors.signature = "请用手指在方框内写下您的姓名";
           return;
         }
-        const blob = await (await fetch(pad.toDataURL("image/png"))).blob();
+        // the pad's canvas already holds the white background and the ink
+        const blob = await new Promise((resolve) => canvas.value.toBlob(resolve, "image/png"));
         const body = new FormData();
         body.append("signature", blob, "signature.png");
         try {
@@ -659,6 +683,8 @@
             ]),
             button(mode === "handover" ? "已交还申请人" : "返回首页", finish, { id: "auth-finish" }),
           );
+        } else if (step.value === "real_name") {
+          body.push(button("先去实名核验", () => go("/real-name?next=/authorize"), { id: "go-real-name" }));
         } else if (step.value === "invalid") {
           body.push(h("p", { id: "auth-invalid", class: "rl-hint" }, "无法打开授权，请联系申请人重新发起，或到乡镇（街道）窗口办理。"));
         }
