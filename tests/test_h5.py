@@ -422,3 +422,166 @@ def test_one_phone_hand_over_to_the_member(phones, live_server, app, client, cli
         applicant[0]: ("pending", None),
         member[0]: ("authorized", "same_phone"),
     }
+
+
+# --- the application wizard and the offline outbox -------------------------------------------------------
+
+
+def verified_on_phone(client, page, live_server, phone: str, person) -> dict[str, str]:
+    """Log in on the phone; the real name is verified through the API with the phone's own token."""
+    page.goto(f"{live_server}/h5/#/login")
+    sms_login(page, phone)
+    page.wait_for_selector("#go-apply")
+    headers = page_headers(page)
+    claimed = client.post("/api/v1/me/real-name", headers=headers, json={"name": person[0], "id_number": person[1]})
+    assert claimed.status_code == 200, claimed.get_json()
+    verified = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert verified.get_json()["status"] == "passed"
+    return headers
+
+
+def test_citizen_applies_for_a_household_of_three_and_the_outbox_sends_once(phones, live_server, client, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.helpers import jpeg_bytes
+
+    me = ("赵桂兰", id_number(date(1955, 2, 3), 71))
+    spouse = ("钱大山", id_number(date(1953, 6, 6), 72))
+    grandchild = ("赵小宝", id_number(date(2014, 9, 9), 73))
+    phone = phones()
+    page = phone.page
+    headers = verified_on_phone(client, page, live_server, "13900007041", me)
+    page.click("#go-apply")
+    page.click("#next")  # nothing chosen: said next to the picker
+    expect(page.locator(".rl-field-error")).to_have_text("请选到乡镇（街道）一级")
+    for level, code in enumerate(("36", "3601", "360124", "360124100")):
+        page.wait_for_selector(f"#region-{level} option[value='{code}']", state="attached")
+        page.select_option(f"#region-{level}", code)
+    page.click("#next")
+    page.check("[data-testid=program-dibao]")  # the programs open to residents of 民和镇
+    page.click("#next")
+    page.wait_for_selector("#residence-address")
+    draft_id = int(page.evaluate("localStorage.getItem('rl_draft_id')"))
+    page.fill("#residence-address", "进贤县民和镇解放街12号")
+    page.fill("#hardship-reason", "本人患重病，老伴年迈，孙子上学")
+    expect(page.locator("#save-state")).to_have_text("已保存草稿")  # saved while typing
+    saved = client.get(f"/api/v1/applications/{draft_id}", headers=headers).get_json()
+    assert saved["residence_address"] == "进贤县民和镇解放街12号" and saved["residence_township_code"] == "360124100"
+    page.click("#next")
+    assert page.input_value("#member-0-name") == me[0]  # the applicant, from the verified real name
+    page.fill("#member-0-id-number", me[1])
+    page.select_option("#member-0-relation", "self")
+    page.select_option("#member-0-health", "serious")
+    page.select_option("#member-0-employment", "unable")
+    for i, (person, relation, health, work) in enumerate(
+        ((spouse, "spouse", "chronic", "farming"), (grandchild, "grandchild", "healthy", "student")), start=1
+    ):
+        page.click("#add-members")
+        page.fill(f"#member-{i}-name", person[0])
+        page.fill(f"#member-{i}-id-number", person[1][:-1] + "X" if i == 2 else person[1])  # a typo for the child
+        page.select_option(f"#member-{i}-relation", relation)
+        page.select_option(f"#member-{i}-health", health)
+        page.select_option(f"#member-{i}-employment", work)
+    expect(page.locator("#save-state")).to_have_text("已保存草稿")
+
+    # the phone is closed and opened again: the draft resumes from the server
+    page.goto(f"{live_server}/h5/#/applications")
+    page.click(f"[data-testid=resume-{draft_id}]")
+    page.wait_for_selector("#residence-address")
+    assert page.input_value("#residence-address") == "进贤县民和镇解放街12号"
+    page.click("#next")
+    assert page.input_value("#member-2-name") == grandchild[0]
+    page.fill("#member-2-id-number", grandchild[1])
+    page.click("#next")
+    page.click("#add-incomes")
+    page.select_option("#income-0-category", "pension")
+    page.fill("#income-0-amount", "300")
+    page.select_option("#income-0-member", "1")
+    page.click("#next")
+    page.click("#add-assets")
+    page.select_option("#asset-0-kind", "housing")
+    page.fill("#asset-0-address", "进贤县民和镇解放街12号")
+    page.fill("#asset-0-area", "60.5")
+    page.click("#next")
+    photo = tmp_path / "id.jpg"
+    photo.write_bytes(jpeg_bytes(with_gps=True))
+    page.set_input_files("#album-id_card", str(photo))
+    expect(page.locator("[data-testid=material-done-id_card]")).to_contain_text("已上传1张")
+    page.set_input_files("#camera-hukou", str(photo))
+    expect(page.locator("[data-testid=material-done-hukou]")).to_contain_text("已上传1张")
+    page.click("#next")
+    expect(page.locator("#summary")).to_contain_text(f"家庭成员 3 人：{me[0]}、{spouse[0]}、{grandchild[0]}")
+
+    # the network drops as the citizen taps 提交: kept on the phone as 待发送, nothing reached the server
+    phone.context.set_offline(True)
+    page.click("#submit-application")
+    expect(page.locator("#queued")).to_contain_text("待发送")
+    expect(page.locator("#outbox")).to_contain_text("待发送 1 项：提交申请")
+    assert client.get(f"/api/v1/applications/{draft_id}", headers=headers).get_json()["status"] == "draft"
+    phone.context.set_offline(False)  # the network returns: the outbox sends it, once
+    expect(page.locator("#outbox")).to_have_count(0, timeout=20_000)
+    page.evaluate("RL.outbox.flush()")  # a second flush finds nothing to send
+
+    app = client.get(f"/api/v1/applications/{draft_id}", headers=headers).get_json()
+    assert app["status"] == "submitted", client.post(
+        f"/api/v1/applications/{draft_id}/submit", headers=headers
+    ).get_json()
+    assert [(m["name"], m["relation"]) for m in app["members"]] == [
+        (me[0], "self"),
+        (spouse[0], "spouse"),
+        (grandchild[0], "grandchild"),
+    ]
+    assert [(i["category"], i["monthly_amount"], i["member_index"]) for i in app["incomes"]] == [
+        ("pension", "300.00", 1)
+    ]
+    assert [(a["kind"], a["area_sqm"]) for a in app["assets"]] == [("housing", "60.50")]
+    mine = client.get("/api/v1/applications", headers=headers).get_json()
+    assert [a["id"] for a in mine] == [draft_id]  # one application, submitted once
+    timeline = client.get(f"/api/v1/applications/{draft_id}/timeline", headers=headers).get_json()
+    assert [e["status_label"] for e in timeline].count("已提交，待受理") == 1
+    page.goto(f"{live_server}/h5/#/application?id={draft_id}")
+    expect(page.locator("#application-status")).to_have_text("已提交，待受理")
+
+
+def test_a_submit_whose_answer_is_lost_is_retried_with_its_key_and_not_duplicated(phones, live_server, client):
+    """The worst case of a flaky network: the server did submit, but the phone never heard back. The outbox
+    retries with the same Idempotency-Key and the server answers with the first result."""
+    from playwright.sync_api import expect
+
+    from tests.helpers import jpeg_bytes, upload
+
+    me = ("孙秀兰", id_number(date(1957, 3, 4), 81))
+    phone = phones()
+    page = phone.page
+    headers = verified_on_phone(client, page, live_server, "13900007051", me)
+    created = client.post("/api/v1/applications", headers=headers, json=draft_body(*me))
+    app_id = created.get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+
+    seen: list[str] = []
+
+    def lose_the_answer(route):
+        seen.append(route.request.headers.get("idempotency-key"))
+        if len(seen) == 1:
+            route.fetch()  # the server submits…
+            route.abort("connectionreset")  # …and the answer is lost on the way back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/applications/*/submit", lose_the_answer)
+    page.goto(f"{live_server}/h5/#/apply?id={app_id}")
+    page.wait_for_selector("#residence-address")
+    for shown in ("#member-0-name", "#add-incomes", "#add-assets", "[data-testid=material-done-hukou]", "#summary"):
+        page.click("#next")
+        page.wait_for_selector(shown)
+    page.click("#submit-application")
+    expect(page.locator("#queued")).to_contain_text("待发送")
+    assert client.get(f"/api/v1/applications/{app_id}", headers=headers).get_json()["status"] == "submitted"
+    page.evaluate("RL.outbox.flush()")  # what the 'online' event and the 15 s timer do
+    expect(page.locator("#outbox")).to_have_count(0)
+    assert len(seen) == 2 and seen[0] == seen[1] and seen[0]  # the same key both times
+    timeline = client.get(f"/api/v1/applications/{app_id}/timeline", headers=headers).get_json()
+    assert [e["status_label"] for e in timeline].count("已提交，待受理") == 1
+    assert len(client.get("/api/v1/applications", headers=headers).get_json()) == 1
+    assert page.inner_text("#message") == ""  # the repeat was not refused

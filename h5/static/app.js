@@ -18,6 +18,7 @@
     me: null,
     largeText: localStorage.getItem(LARGE_KEY) === "1",
     message: "",
+    outbox: [],
   });
   const route = reactive({ path: "/", query: {} });
 
@@ -288,6 +289,7 @@
           h("h1", { class: "rl-title" }, "救助通"),
           h("p", { class: "rl-hint" }, "社会救助网上申请。看不清时请打开“大字模式”。"),
           h(V.CellGroup, { inset: true }, () => [
+            h(V.Cell, { title: "申请救助", isLink: true, id: "go-apply", onClick: () => go("/apply") }),
             h(V.Cell, { title: "实名核验", isLink: true, id: "go-real-name", onClick: () => go("/real-name") }),
             h(V.Cell, { title: "我的申请与家庭成员授权", isLink: true, id: "go-applications", onClick: () => go("/applications") }),
             h(V.Cell, { title: "大字模式", center: true }, {
@@ -503,6 +505,9 @@
             h("section", { class: "rl-card", "data-testid": `application-${item.id}` }, [
               h("h2", { class: "rl-subtitle" }, `${item.program_label} ${item.reference}`),
               h("p", { "data-testid": "status" }, item.status_label),
+              item.status === "draft"
+                ? h(V.Button, { size: "small", type: "primary", "data-testid": `resume-${item.id}`, onClick: () => go(`/apply?id=${item.id}`) }, () => "继续填写")
+                : h(V.Button, { size: "small", plain: true, type: "primary", "data-testid": `progress-${item.id}`, onClick: () => go(`/application?id=${item.id}`) }, () => "查看进度"),
               h("h3", { class: "rl-label" }, "家庭成员授权（家庭经济状况核对）"),
               ...(members[item.id] || []).map((member) =>
                 h("div", { class: "rl-member", "data-testid": `member-${member.id}` }, [
@@ -693,12 +698,396 @@
     },
   };
 
+
+  // --- the application wizard: one question per screen, saved while typing -------------------------------
+
+  const RELATIONS = { self: "本人", spouse: "配偶", child: "子女", parent: "父母", sibling: "兄弟姐妹", grandparent: "祖父母/外祖父母", grandchild: "孙子女/外孙子女", other: "其他" };
+  const HEALTH = { healthy: "健康", chronic: "患慢性病", serious: "患重特大疾病", disabled: "残疾" };
+  const EMPLOYMENT = { employed: "在业", flexible: "灵活就业", farming: "务农", unemployed: "失业", student: "在校学生", retired: "退休", unable: "丧失劳动能力" };
+  const INCOMES = { wages: "工资性收入", farming: "农业生产收入", business: "经营净收入", property: "财产净收入", pension: "养老金/离退休金", support: "赡养费/扶养费/抚养费", subsidy: "政策性补贴", other: "其他收入" };
+  const ASSETS = { housing: "住房", non_residential: "非住房类房产", car: "小汽车", motorcycle: "摩托车", disability_vehicle: "残疾人功能性补偿代步车", deposit: "存款", securities: "有价证券", insurance: "商业保险" };
+  const PROXY_RELATIONS = { relative: "亲属", cadre: "村（社区）干部", social_worker: "社会工作者", other: "其他" };
+  const PROXY_REASONS = { elderly: "年老", disabled: "残疾", no_phone: "无智能手机", illness: "患病", other: "其他" };
+  const MATERIALS = { id_card: "身份证", hukou: "户口簿", hardship_proof: "困难情况证明", medical_bills: "医疗费用票据" };
+  const DRAFT_KEY = "rl_draft_id";
+  const LEVEL_NAMES = ["省", "市", "县（区）", "乡镇（街道）", "村（社区）"];
+
+  // a labelled native <select>: large, accessible, and what phones show as their own picker
+  function select(id, label, value, options, onChange, error) {
+    return h("div", { class: "rl-select" }, [
+      h("label", { for: id, class: "rl-label" }, label),
+      h(
+        "select",
+        { id, value: value || "", onChange: (e) => onChange(e.target.value), "aria-invalid": error ? "true" : "false" },
+        [h("option", { value: "" }, "请选择"), ...Object.entries(options).map(([k, v]) => h("option", { value: k, selected: k === value }, v))],
+      ),
+      error ? h("p", { class: "rl-error rl-field-error" }, error) : null,
+    ]);
+  }
+  function input(id, label, value, onInput, error, extra) {
+    return h("div", { class: "rl-input" }, [
+      h("label", { for: id, class: "rl-label" }, label),
+      h(extra && extra.textarea ? "textarea" : "input", Object.assign({ id, value: value == null ? "" : value, onInput: (e) => onInput(e.target.value), "aria-invalid": error ? "true" : "false" }, (extra && extra.attrs) || {})),
+      error ? h("p", { class: "rl-error rl-field-error" }, error) : null,
+    ]);
+  }
+
+  const RegionPicker = {
+    props: { modelValue: Array },
+    emits: ["update:modelValue"],
+    setup(props, { emit }) {
+      const levels = reactive([[], [], [], [], []]); // options per level
+      const chosen = reactive(["", "", "", "", ""]);
+      async function load(level, parent) {
+        levels[level] = await api.get(parent ? `/regions?parent=${parent}` : "/regions");
+      }
+      onMounted(async () => {
+        await load(0, null);
+        const start = props.modelValue || [];
+        for (let i = 0; i < start.length && start[i]; i += 1) {
+          chosen[i] = start[i];
+          if (i < 4) await load(i + 1, start[i]);
+        }
+      });
+      async function pick(level, code) {
+        chosen[level] = code;
+        for (let i = level + 1; i < 5; i += 1) {
+          chosen[i] = "";
+          levels[i] = [];
+        }
+        if (code && level < 4) await load(level + 1, code);
+        emit("update:modelValue", chosen.filter(Boolean));
+      }
+      return () =>
+        h("div", { class: "rl-cascade", role: "group", "aria-label": "所在地区" },
+          levels.map((options, level) =>
+            level === 0 || chosen[level - 1]
+              ? select(`region-${level}`, LEVEL_NAMES[level], chosen[level], Object.fromEntries(options.map((r) => [r.code, r.name])), (code) => pick(level, code))
+              : null,
+          ),
+        );
+    },
+  };
+
+  const Apply = {
+    setup() {
+      const STEPS = ["region", "program", "address", "members", "incomes", "assets", "materials", "submit"];
+      const step = ref(0);
+      const draft = reactive({ id: null, program: "", region: [], residence_address: "", hardship_reason: "", members: [], incomes: [], assets: [], proxy: false, on_behalf_of: { name: "", id_number: "", relation: "", reason: "" } });
+      const programs = ref([]);
+      const errors = reactive({});
+      const saveState = ref("");
+      const attachments = ref([]);
+      const outcome = ref(null);
+      let timer = null;
+
+      function fields() {
+        const [, , , township, village] = draft.region;
+        return {
+          residence_township_code: township || null,
+          residence_village_code: village || null,
+          hukou_township_code: township || null,
+          residence_address: draft.residence_address || null,
+          hardship_reason: draft.hardship_reason || null,
+          members: draft.members.map((m) => ({ name: m.name || null, id_number: (m.id_number || "").toUpperCase() || null, relation: m.relation || null, health: m.health || null, employment: m.employment || null })),
+          incomes: draft.incomes.map((i) => ({ category: i.category || null, monthly_amount: i.monthly_amount || null, member_index: i.member_index === "" || i.member_index == null ? null : Number(i.member_index) })),
+          assets: draft.assets.map((a) => ({ kind: a.kind || null, description: a.description || null, address: a.address || null, area_sqm: a.area_sqm || null, value_yuan: a.value_yuan || null })),
+        };
+      }
+      function fill(app) {
+        draft.id = app.id;
+        draft.program = app.program;
+        draft.residence_address = app.residence_address || "";
+        draft.hardship_reason = app.hardship_reason || "";
+        draft.members = (app.members || []).map((m) => Object.assign({}, m));
+        draft.incomes = (app.incomes || []).map((i) => Object.assign({}, i, { member_index: i.member_index == null ? "" : String(i.member_index) }));
+        draft.assets = (app.assets || []).map((a) => Object.assign({}, a));
+        const code = app.residence_village_code || app.residence_township_code || "";
+        draft.region = code ? [code.slice(0, 2), code.slice(0, 4), code.slice(0, 6), code.slice(0, 9), code.length > 9 ? code : ""].filter(Boolean) : [];
+      }
+      async function save() {
+        if (!draft.id) return;
+        saveState.value = "正在保存…";
+        try {
+          await api.request("PATCH", `/applications/${draft.id}`, { json: fields() });
+          saveState.value = "已保存草稿";
+          showError(null, errors);
+          store.message = "";
+        } catch (err) {
+          saveState.value = err.network ? "网络不通，恢复后自动保存" : "未保存";
+          if (!err.network) showError(err, errors);
+        }
+      }
+      function changed() {
+        clearTimeout(timer);
+        saveState.value = "有改动，稍后自动保存";
+        timer = setTimeout(save, 700);
+      }
+      onBeforeUnmount(() => {
+        clearTimeout(timer);
+        if (saveState.value === "有改动，稍后自动保存") save();
+      });
+      onMounted(async () => {
+        if (!requireLogin()) return;
+        const me = await loadMe().catch(() => null);
+        const id = route.query.id || localStorage.getItem(DRAFT_KEY);
+        if (id) {
+          try {
+            const app = await api.get(`/applications/${id}`);
+            if (app.status === "draft") {
+              fill(app);
+              step.value = 2;
+              await loadPrograms();
+              attachments.value = await api.get(`/applications/${id}/attachments`).catch(() => []);
+              return;
+            }
+          } catch (err) {
+            /* gone: start afresh */
+          }
+          localStorage.removeItem(DRAFT_KEY);
+        }
+        if (me && me.real_name) draft.members = [{ name: me.real_name, id_number: "", relation: "self", health: "", employment: "" }];
+      });
+      async function loadPrograms() {
+        const code = draft.region[draft.region.length - 1];
+        programs.value = code ? await api.get(`/programs?region=${code}`) : [];
+      }
+      async function next() {
+        showError(null, errors);
+        store.message = "";
+        const name = STEPS[step.value];
+        if (name === "region") {
+          if (draft.region.length < 4) {
+            errors.region = "请选到乡镇（街道）一级";
+            return;
+          }
+          await loadPrograms();
+        }
+        if (name === "program") {
+          if (!draft.program) {
+            errors.program = "请选择要申请的救助项目";
+            return;
+          }
+          if (!draft.id) {
+            const body = Object.assign({ program: draft.program }, fields());
+            if (draft.proxy) body.on_behalf_of = Object.assign({}, draft.on_behalf_of, { id_number: draft.on_behalf_of.id_number.toUpperCase() });
+            try {
+              const created = await api.post("/applications", body, { idempotencyKey: api.newKey() });
+              draft.id = created.id;
+              localStorage.setItem(DRAFT_KEY, String(created.id));
+              if (draft.proxy) fill(created);
+              saveState.value = "已保存草稿";
+            } catch (err) {
+              for (const [k, v] of Object.entries(err.errors || {})) errors[k.replace(/^on_behalf_of\./, "proxy_")] = v;
+              store.message = err.message;
+              return;
+            }
+          }
+        }
+        if (name !== "region" && name !== "program") await save();
+        if (Object.keys(errors).length) return;
+        step.value += 1;
+      }
+      async function uploadMaterial(code, fileList) {
+        const file = fileList && fileList[0];
+        if (!file) return;
+        const form = new FormData();
+        form.append("material", code);
+        form.append("file", file, file.name);
+        try {
+          await api.upload(`/applications/${draft.id}/attachments`, form);
+          attachments.value = await api.get(`/applications/${draft.id}/attachments`);
+          delete errors[`material_${code}`];
+        } catch (err) {
+          errors[`material_${code}`] = (err.errors && err.errors.file) || err.message;
+        }
+      }
+      async function submit() {
+        try {
+          await save();
+          const done = await RL.outbox.send({ path: `/applications/${draft.id}/submit`, json: undefined, label: "提交申请", applicationId: draft.id });
+          if (done.sent) {
+            localStorage.removeItem(DRAFT_KEY);
+            go(`/application?id=${draft.id}`);
+          } else outcome.value = "queued";
+        } catch (err) {
+          showError(err, errors);
+        }
+      }
+
+      function list(kind, make, render) {
+        return [
+          ...draft[kind].map((row, i) =>
+            h("fieldset", { class: "rl-card rl-row-card", "data-testid": `${kind}-${i}` }, [
+              h("legend", `${{ members: "家庭成员", incomes: "收入", assets: "财产" }[kind]} ${i + 1}`),
+              ...render(row, i),
+              h(V.Button, { size: "small", plain: true, type: "danger", "aria-label": `删除第${i + 1}项`, onClick: () => { draft[kind].splice(i, 1); changed(); } }, () => "删除"),
+            ]),
+          ),
+          h(V.Button, { id: `add-${kind}`, block: true, plain: true, type: "primary", icon: "plus", onClick: () => { draft[kind].push(make()); changed(); } }, () => ({ members: "添加家庭成员", incomes: "添加一项收入", assets: "添加一项财产" }[kind])),
+        ];
+      }
+      const set = (row, key) => (value) => {
+        row[key] = value;
+        changed();
+      };
+      const err = (kind, i, key) => errors[`${kind}.${i}.${key}`];
+
+      return () => {
+        const name = STEPS[step.value];
+        const body = [
+          h("h1", { class: "rl-title" }, "申请救助"),
+          h(V.Steps, { active: step.value, class: "rl-steps" }, () => ["地区", "项目", "住址", "成员", "收入", "财产", "材料", "提交"].map((t) => h(V.Step, {}, () => t))),
+          h("p", { id: "save-state", class: "rl-hint", "aria-live": "polite" }, saveState.value),
+        ];
+        if (outcome.value === "queued") {
+          body.push(h("section", { class: "rl-card", id: "queued" }, [h("p", { class: "rl-big" }, "待发送"), h("p", "网络不通，申请已保存在本机，网络恢复后会自动提交，不会重复提交。")]));
+          return h("div", body);
+        }
+        if (name === "region") {
+          body.push(h("h2", { class: "rl-subtitle" }, "您住在哪里？"), h(RegionPicker, { modelValue: draft.region, "onUpdate:modelValue": (v) => { draft.region = v; } }));
+          if (errors.region) body.push(h("p", { class: "rl-error rl-field-error" }, errors.region));
+        } else if (name === "program") {
+          body.push(
+            h("h2", { class: "rl-subtitle" }, "申请哪一项救助？"),
+            h("div", { role: "radiogroup", "aria-label": "救助项目" }, programs.value.map((p) =>
+              h("label", { class: "rl-choice" }, [
+                h("input", { type: "radio", name: "program", value: p.program, checked: draft.program === p.program, "data-testid": `program-${p.program}`, onChange: () => { draft.program = p.program; } }),
+                ` ${p.label}${p.monthly_standard ? `（当地标准每人每月${p.monthly_standard}元）` : ""}`,
+              ]),
+            )),
+            errors.program ? h("p", { class: "rl-error rl-field-error" }, errors.program) : null,
+            draft.id ? null : h("label", { class: "rl-choice" }, [h("input", { type: "checkbox", id: "proxy", checked: draft.proxy, onChange: (e) => { draft.proxy = e.target.checked; } }), " 我是为他人代办"]),
+          );
+          if (draft.proxy && !draft.id) {
+            const o = draft.on_behalf_of;
+            body.push(h("fieldset", { class: "rl-card" }, [
+              h("legend", "被代办人"),
+              input("proxy-name", "姓名", o.name, (v) => { o.name = v; }, errors.proxy_name),
+              input("proxy-id-number", "身份证号码", o.id_number, (v) => { o.id_number = v; }, errors.proxy_id_number, { attrs: { maxlength: 18 } }),
+              select("proxy-relation", "您和TA的关系", o.relation, PROXY_RELATIONS, (v) => { o.relation = v; }, errors.proxy_relation),
+              select("proxy-reason", "代办原因", o.reason, PROXY_REASONS, (v) => { o.reason = v; }, errors.proxy_reason),
+            ]));
+          }
+        } else if (name === "address") {
+          body.push(
+            h("h2", { class: "rl-subtitle" }, "详细住址和困难情况"),
+            input("residence-address", "详细住址", draft.residence_address, set(draft, "residence_address"), errors.residence_address),
+            input("hardship-reason", "为什么申请（困难情况）", draft.hardship_reason, set(draft, "hardship_reason"), errors.hardship_reason, { textarea: true, attrs: { rows: 4 } }),
+          );
+        } else if (name === "members") {
+          body.push(h("h2", { class: "rl-subtitle" }, "家里有哪些人？（共同生活的家庭成员）"), ...list("members", () => ({ name: "", id_number: "", relation: "", health: "", employment: "" }), (m, i) => [
+            input(`member-${i}-name`, "姓名", m.name, set(m, "name"), err("members", i, "name")),
+            input(`member-${i}-id-number`, "身份证号码", m.id_number, set(m, "id_number"), err("members", i, "id_number"), { attrs: { maxlength: 18 } }),
+            select(`member-${i}-relation`, "与申请人关系", m.relation, RELATIONS, set(m, "relation"), err("members", i, "relation")),
+            select(`member-${i}-health`, "健康状况", m.health, HEALTH, set(m, "health"), err("members", i, "health")),
+            select(`member-${i}-employment`, "就业情况", m.employment, EMPLOYMENT, set(m, "employment"), err("members", i, "employment")),
+          ]));
+        } else if (name === "incomes") {
+          const who = Object.fromEntries(draft.members.map((m, i) => [String(i), m.name || `成员${i + 1}`]));
+          body.push(h("h2", { class: "rl-subtitle" }, "家里每月有哪些收入？（没有可直接下一步）"), ...list("incomes", () => ({ category: "", monthly_amount: "", member_index: "" }), (row, i) => [
+            select(`income-${i}-category`, "收入类别", row.category, INCOMES, set(row, "category"), err("incomes", i, "category")),
+            input(`income-${i}-amount`, "每月金额（元）", row.monthly_amount, set(row, "monthly_amount"), err("incomes", i, "monthly_amount"), { attrs: { inputmode: "decimal" } }),
+            select(`income-${i}-member`, "谁的收入", row.member_index, who, set(row, "member_index"), err("incomes", i, "member_index")),
+          ]));
+        } else if (name === "assets") {
+          body.push(h("h2", { class: "rl-subtitle" }, "家里有哪些财产？（没有可直接下一步）"), ...list("assets", () => ({ kind: "", description: "", address: "", area_sqm: "", value_yuan: "" }), (row, i) => [
+            select(`asset-${i}-kind`, "财产类别", row.kind, ASSETS, set(row, "kind"), err("assets", i, "kind")),
+            ...(row.kind === "housing" || row.kind === "non_residential"
+              ? [
+                  input(`asset-${i}-address`, "房产地址", row.address, set(row, "address"), err("assets", i, "address")),
+                  input(`asset-${i}-area`, "面积（平方米）", row.area_sqm, set(row, "area_sqm"), err("assets", i, "area_sqm"), { attrs: { inputmode: "decimal" } }),
+                ]
+              : [
+                  input(`asset-${i}-description`, "说明", row.description, set(row, "description"), err("assets", i, "description")),
+                  input(`asset-${i}-value`, "价值（元）", row.value_yuan, set(row, "value_yuan"), err("assets", i, "value_yuan"), { attrs: { inputmode: "decimal" } }),
+                ]),
+          ]));
+        } else if (name === "materials") {
+          const program = programs.value.find((p) => p.program === draft.program);
+          const needed = program ? program.required_materials : [];
+          body.push(h("h2", { class: "rl-subtitle" }, "拍照上传材料"), ...needed.map((m) => {
+            const have = attachments.value.filter((a) => a.material === m.code);
+            return h("div", { class: "rl-card", "data-testid": `material-${m.code}` }, [
+              h("p", [h("strong", m.label), have.length ? h("span", { class: "rl-ok", "data-testid": `material-done-${m.code}` }, ` 已上传${have.length}张`) : " 未上传"]),
+              h("label", { for: `camera-${m.code}`, class: "rl-file" }, `拍照（${m.label}）`),
+              h("input", { id: `camera-${m.code}`, type: "file", accept: "image/*", capture: "environment", class: "rl-file-input", onChange: (e) => uploadMaterial(m.code, e.target.files) }),
+              h("label", { for: `album-${m.code}`, class: "rl-file" }, `从相册选（${m.label}）`),
+              h("input", { id: `album-${m.code}`, type: "file", accept: "image/*,application/pdf", class: "rl-file-input", onChange: (e) => uploadMaterial(m.code, e.target.files) }),
+              errors[`material_${m.code}`] ? h("p", { class: "rl-error" }, errors[`material_${m.code}`]) : null,
+            ]);
+          }));
+        } else if (name === "submit") {
+          body.push(
+            h("h2", { class: "rl-subtitle" }, "确认并提交"),
+            h("section", { class: "rl-card", id: "summary" }, [
+              h("p", `家庭成员 ${draft.members.length} 人：${draft.members.map((m) => m.name).join("、")}`),
+              h("p", `收入 ${draft.incomes.length} 项，财产 ${draft.assets.length} 项，材料 ${attachments.value.length} 份`),
+            ]),
+            Object.keys(errors).length ? h("ul", { class: "rl-error", id: "submit-errors" }, Object.values(errors).map((e) => h("li", e))) : null,
+            button("提交申请", submit, { id: "submit-application" }),
+          );
+        }
+        if (name !== "submit") body.push(button("下一步", next, { id: "next" }));
+        if (step.value > 0) body.push(h(V.Button, { id: "back", block: true, plain: true, type: "default", class: "rl-button", onClick: () => { step.value -= 1; } }, () => "上一步"));
+        return h("div", body);
+      };
+    },
+  };
+
+  const ApplicationDetail = {
+    setup() {
+      const app = ref(null);
+      const timeline = ref([]);
+      const reply = reactive({ text: "" });
+      const errors = reactive({});
+      async function refresh() {
+        app.value = await api.get(`/applications/${route.query.id}`);
+        timeline.value = await api.get(`/applications/${route.query.id}/timeline`);
+      }
+      onMounted(() => {
+        if (requireLogin()) refresh().catch((err) => showError(err));
+      });
+      async function sendReply() {
+        try {
+          await api.post(`/applications/${route.query.id}/corrections`, { text: reply.text, attachment_ids: [] }, { idempotencyKey: api.newKey() });
+          reply.text = "";
+          await refresh();
+        } catch (err) {
+          showError(err, errors);
+        }
+      }
+      return () => {
+        if (!app.value) return h(V.Loading, { vertical: true }, () => "正在加载…");
+        const a = app.value;
+        return h("div", [
+          h("h1", { class: "rl-title" }, `${a.program_label} ${a.reference}`),
+          h("p", { class: "rl-big", id: "application-status" }, a.status_label),
+          a.is_proxy ? h("p", { class: "rl-hint", id: "proxy-badge" }, `代办：为${a.applicant_name || ""}申请`) : null,
+          h("h2", { class: "rl-subtitle" }, "办理进度"),
+          h(V.Steps, { direction: "vertical", active: timeline.value.length - 1, id: "timeline" }, () =>
+            timeline.value.map((e) => h(V.Step, {}, () => [h("p", e.text || e.status_label), h("p", { class: "rl-hint" }, new Date(e.at).toLocaleString("zh-CN"))])),
+          ),
+          a.status === "correction_requested"
+            ? h("section", { class: "rl-card", id: "correction" }, [
+                h("h2", { class: "rl-subtitle" }, "补正材料"),
+                input("correction-text", "补正说明", reply.text, (v) => { reply.text = v; }, errors.text, { textarea: true }),
+                button("提交补正", sendReply, { id: "send-correction" }),
+              ])
+            : null,
+        ]);
+      };
+    },
+  };
+
   const ROUTES = {
     "/": { view: Home, title: "救助通" },
     "/login": { view: Login, title: "登录" },
     "/real-name": { view: RealName, title: "实名核验" },
     "/applications": { view: Applications, title: "我的申请" },
     "/authorize": { view: Authorize, title: "授权" },
+    "/apply": { view: Apply, title: "申请救助" },
+    "/application": { view: ApplicationDetail, title: "申请进度" },
   };
 
   const Shell = {
@@ -722,6 +1111,9 @@
               ),
           }),
           h("main", { class: "rl-main" }, [
+            store.outbox.length
+              ? h("p", { id: "outbox", class: "rl-outbox", role: "status" }, `待发送 ${store.outbox.length} 项：${store.outbox.map((i) => i.label).join("、")}（网络恢复后自动发送）`)
+              : null,
             h("p", { id: "message", class: "rl-message", role: "alert", "aria-live": "assertive" }, store.message),
             h(current.view, { key: route.path + JSON.stringify(route.query) }),
           ]),
@@ -735,4 +1127,11 @@
   applyLargeText();
   window.addEventListener("hashchange", parseHash);
   createApp(Shell).use(V).mount("#app");
+  RL.outbox.onRefused((item, err) => {
+    store.message = `“${item.label}”未能提交：${err.message}${Object.values(err.errors || {}).length ? `（${Object.values(err.errors).join("；")}）` : ""}，请修改后重新提交`;
+  });
+  RL.outbox.subscribe((items) => {
+    store.outbox = items;
+  });
+  RL.outbox.flush();
 })();
