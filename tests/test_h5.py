@@ -93,11 +93,11 @@ def phone_browser(clip):
 class Phone:
     """A phone-sized browser context that records CSP violations and page errors."""
 
-    def __init__(self, browser, base: str):
+    def __init__(self, browser, base: str, **options):
         self.context = browser.new_context(
-            locale="zh-CN", viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+            locale="zh-CN", viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, **options
         )
-        self.context.grant_permissions(["camera"], origin=base)
+        self.context.grant_permissions(["camera", "geolocation"], origin=base)
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.page.on(
@@ -118,8 +118,8 @@ class Phone:
 def phones(phone_browser, live_server):
     made: list[Phone] = []
 
-    def new() -> Phone:
-        made.append(Phone(phone_browser, live_server))
+    def new(**options) -> Phone:
+        made.append(Phone(phone_browser, live_server, **options))
         return made[-1]
 
     yield new
@@ -585,3 +585,83 @@ def test_a_submit_whose_answer_is_lost_is_retried_with_its_key_and_not_duplicate
     assert [e["status_label"] for e in timeline].count("已提交，待受理") == 1
     assert len(client.get("/api/v1/applications", headers=headers).get_json()) == 1
     assert page.inner_text("#message") == ""  # the repeat was not refused
+
+
+# --- one-tap report with a photo and the phone's position; my benefits ------------------------------------
+
+
+def test_grid_worker_reports_with_a_photo_and_the_phone_position(phones, live_server, app, client, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.helpers import jpeg_bytes
+
+    phone = phones(geolocation={"latitude": 28.377123, "longitude": 116.267456})  # a mocked GPS fix
+    page = phone.page
+    headers = verified_on_phone(client, page, live_server, "13900007061", ("网格员乙", id_number(date(1986, 4, 4), 91)))
+    granted = app.test_cli_runner().invoke(
+        args=["users", "grant-role", "--phone", "13900007061", "--role", "grid_worker", "--region", "360124100"]
+    )
+    assert granted.exit_code == 0, granted.output
+    page.click("#go-benefits")
+    expect(page.locator("#benefits-empty")).to_contain_text("暂无待遇信息")
+    page.goto(f"{live_server}/h5/#/report")
+    page.wait_for_selector("#report-category option[value=elderly_alone]", state="attached")
+    page.click("#send-report")  # nothing chosen: each field says what is missing
+    expect(page.locator(".rl-field-error").first).to_have_text("请选择困难类别")
+    expect(page.locator(".rl-field-error").nth(1)).to_have_text("请选择乡镇（街道）")
+    page.select_option("#report-category", "elderly_alone")
+    for level, code in enumerate(("36", "3601", "360124", "360124100", "360124100003")):
+        page.wait_for_selector(f"#region-{level} option[value='{code}']", state="attached")
+        page.select_option(f"#region-{level}", code)
+    page.click("#locate")
+    expect(page.locator("#gps")).to_contain_text("纬度 28.377123，经度 116.267456（WGS-84 坐标")
+    page.fill("#report-person-name", "孙爷爷")
+    page.fill("#report-description", "独居老人，冬天无取暖")
+    photo = tmp_path / "scene.jpg"
+    photo.write_bytes(jpeg_bytes(with_gps=True, size=(320, 240)))
+    page.set_input_files("#report-photos", str(photo))
+    page.click("#send-report")
+    expect(page.locator("#report-status")).to_have_text("待联系")
+    expect(page.locator("#report-photos-count")).to_have_text("照片 1 张")
+    page.goto(f"{live_server}/h5/#/reports")
+    page.wait_for_selector("[data-testid^=report-]")
+    assert "独居老人" in page.inner_text("[data-testid^=report-]")
+
+    mine = client.get("/api/v1/reports", headers=headers).get_json()
+    assert len(mine) == 1
+    report = client.get(f"/api/v1/reports/{mine[0]['id']}", headers=headers).get_json()
+    assert (report["latitude"], report["longitude"], report["coordinate_system"]) == (28.377123, 116.267456, "wgs84")
+    assert (report["township_code"], report["village_code"]) == ("360124100", "360124100003")
+    assert report["reporter_role"] == "grid_worker" and report["person_name"] == "孙爷爷"
+    assert len(report["photos"]) == 1 and report["progress"]
+
+
+def test_proxy_application_for_someone_else_with_relation_and_reason(phones, live_server, client):
+    from playwright.sync_api import expect
+
+    helper = ("周明", id_number(date(1988, 5, 5), 95))
+    grandma = ("周奶奶", id_number(date(1940, 1, 2), 96))
+    phone = phones()
+    page = phone.page
+    headers = verified_on_phone(client, page, live_server, "13900007071", helper)
+    page.click("#go-apply")
+    for level, code in enumerate(("36", "3601", "360124", "360124100")):
+        page.wait_for_selector(f"#region-{level} option[value='{code}']", state="attached")
+        page.select_option(f"#region-{level}", code)
+    page.click("#next")
+    page.check("[data-testid=program-dibao]")
+    page.check("#proxy")
+    page.fill("#proxy-name", grandma[0])
+    page.fill("#proxy-id-number", grandma[1][:-1] + ("1" if grandma[1][-1] != "1" else "2"))  # a typo
+    page.select_option("#proxy-relation", "relative")
+    page.select_option("#proxy-reason", "no_phone")
+    page.click("#next")
+    expect(page.locator("#proxy-id-number ~ .rl-field-error")).to_contain_text("校验位")  # next to its field
+    page.fill("#proxy-id-number", grandma[1])
+    page.click("#next")
+    page.wait_for_selector("#residence-address")
+    mine = client.get("/api/v1/applications", headers=headers).get_json()
+    assert len(mine) == 1 and mine[0]["is_proxy"] and mine[0]["applicant_name"] == grandma[0]
+    detail = client.get(f"/api/v1/applications/{mine[0]['id']}", headers=headers).get_json()
+    assert (detail["proxy_relation"], detail["proxy_reason"]) == ("relative", "no_phone")
+    assert detail["applicant_id_number"] == grandma[1]

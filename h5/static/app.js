@@ -291,6 +291,9 @@
           h(V.CellGroup, { inset: true }, () => [
             h(V.Cell, { title: "申请救助", isLink: true, id: "go-apply", onClick: () => go("/apply") }),
             h(V.Cell, { title: "实名核验", isLink: true, id: "go-real-name", onClick: () => go("/real-name") }),
+            h(V.Cell, { title: "一键报告困难群众", isLink: true, id: "go-report", onClick: () => go("/report") }),
+            h(V.Cell, { title: "我的报告", isLink: true, id: "go-reports", onClick: () => go("/reports") }),
+            h(V.Cell, { title: "我的待遇", isLink: true, id: "go-benefits", onClick: () => go("/benefits") }),
             h(V.Cell, { title: "我的申请与家庭成员授权", isLink: true, id: "go-applications", onClick: () => go("/applications") }),
             h(V.Cell, { title: "大字模式", center: true }, {
               "right-icon": () =>
@@ -1080,6 +1083,144 @@
     },
   };
 
+
+  // --- one-tap report, my reports, my benefits -----------------------------------------------------------
+
+  const Report = {
+    setup() {
+      const options = reactive({ categories: {}, age_groups: {}, urgency: {} });
+      const form = reactive({ category: "", urgency: "normal", region: [], address: "", person_name: "", age_group: "", description: "" });
+      const gps = ref(null);
+      const errors = reactive({});
+      const photos = ref(null);
+      const outcome = ref("");
+      onMounted(async () => {
+        if (!requireLogin()) return;
+        const lists = await api.get("/report-categories");
+        const toMap = (rows) => Object.fromEntries(rows.map((r) => [r.code, r.label]));
+        options.categories = toMap(lists.categories);
+        options.age_groups = toMap(lists.age_groups);
+        options.urgency = toMap(lists.urgency);
+      });
+      function locate() {
+        if (!navigator.geolocation) {
+          errors.location = "本机不支持定位，请在上面选择乡镇（街道）和村（社区）";
+          return;
+        }
+        navigator.geolocation.getCurrentPosition(
+          (pos) => {
+            // the browser's Geolocation API gives WGS-84 (GPS) coordinates; sent as such, never shifted
+            gps.value = { latitude: Number(pos.coords.latitude.toFixed(6)), longitude: Number(pos.coords.longitude.toFixed(6)) };
+            delete errors.location;
+          },
+          () => {
+            errors.location = "无法获取位置，请允许定位，或在上面选择乡镇（街道）和村（社区）";
+          },
+          { enableHighAccuracy: true, timeout: 10000 },
+        );
+      }
+      async function send() {
+        showError(null, errors);
+        const [, , , township, village] = form.region;
+        const body = {
+          category: form.category || null,
+          urgency: form.urgency,
+          township_code: township || "",
+          village_code: village || null,
+          address: form.address || null,
+          person_name: form.person_name || null,
+          age_group: form.age_group || null,
+          description: form.description || null,
+        };
+        if (!body.category) errors.category = "请选择困难类别";
+        if (!township) errors.township_code = "请选择乡镇（街道）";
+        if (Object.keys(errors).length) return;
+        if (gps.value) Object.assign(body, gps.value, { coordinate_system: "wgs84" });
+        const files = Array.from((photos.value && photos.value.files) || []).map((f) => ({ field: "file", blob: f, name: f.name }));
+        try {
+          const done = await RL.outbox.send({ path: "/reports", json: body, label: "报告", files, filesPath: "/reports/{id}/photos" });
+          if (done.sent) go(`/my-report?id=${done.result.id}`);
+          else outcome.value = "queued";
+        } catch (err) {
+          showError(err, errors);
+        }
+      }
+      return () => {
+        if (outcome.value === "queued") {
+          return h("section", { class: "rl-card", id: "queued" }, [h("p", { class: "rl-big" }, "待发送"), h("p", "网络不通，报告已保存在本机，网络恢复后自动发送，不会重复。")]);
+        }
+        return h("div", [
+          h("h1", { class: "rl-title" }, "一键报告困难群众"),
+          select("report-category", "困难类别", form.category, options.categories, (v) => { form.category = v; }, errors.category),
+          select("report-urgency", "紧急程度", form.urgency, options.urgency, (v) => { form.urgency = v; }, errors.urgency),
+          h("h2", { class: "rl-subtitle" }, "在哪里？"),
+          h(RegionPicker, { modelValue: form.region, "onUpdate:modelValue": (v) => { form.region = v; } }),
+          errors.township_code ? h("p", { class: "rl-error rl-field-error" }, errors.township_code) : null,
+          h(V.Button, { id: "locate", block: true, plain: true, type: "primary", class: "rl-button", onClick: locate }, () => "使用手机定位（可选）"),
+          gps.value
+            ? h("p", { id: "gps", class: "rl-ok" }, `已定位：纬度 ${gps.value.latitude}，经度 ${gps.value.longitude}（WGS-84 坐标，即 GPS 原始坐标）`)
+            : null,
+          errors.location ? h("p", { class: "rl-error" }, errors.location) : null,
+          input("report-address", "详细地点（可选）", form.address, (v) => { form.address = v; }, errors.address),
+          h("h2", { class: "rl-subtitle" }, "当事人（知道的话填写）"),
+          input("report-person-name", "姓名", form.person_name, (v) => { form.person_name = v; }, errors.person_name),
+          select("report-age-group", "年龄段", form.age_group, options.age_groups, (v) => { form.age_group = v; }, errors.age_group),
+          input("report-description", "情况描述", form.description, (v) => { form.description = v; }, errors.description, { textarea: true, attrs: { rows: 3 } }),
+          h("label", { for: "report-photos", class: "rl-label" }, "照片（可选，最多9张）"),
+          h("input", { ref: photos, id: "report-photos", type: "file", accept: "image/*", multiple: true }),
+          button("提交报告", send, { id: "send-report" }),
+        ]);
+      };
+    },
+  };
+
+  const MyReports = {
+    setup() {
+      const items = ref(null);
+      onMounted(async () => {
+        if (requireLogin()) items.value = await api.get("/reports").catch((err) => (showError(err), []));
+      });
+      return () =>
+        h("div", [
+          h("h1", { class: "rl-title" }, "我的报告"),
+          items.value && items.value.length === 0 ? h(V.Empty, { description: "还没有报告" }) : null,
+          ...(items.value || []).map((r) =>
+            h(V.Cell, { title: `${r.category_label} ${r.reference}`, value: r.status_label, isLink: true, "data-testid": `report-${r.id}`, onClick: () => go(`/my-report?id=${r.id}`) }),
+          ),
+        ]);
+    },
+  };
+
+  const MyReport = {
+    setup() {
+      const report = ref(null);
+      onMounted(async () => {
+        if (requireLogin()) report.value = await api.get(`/reports/${route.query.id}`).catch((err) => (showError(err), null));
+      });
+      return () => {
+        const r = report.value;
+        if (!r) return h(V.Loading, { vertical: true }, () => "正在加载…");
+        return h("div", [
+          h("h1", { class: "rl-title" }, `${r.category_label} ${r.reference}`),
+          h("p", { class: "rl-big", id: "report-status" }, r.status_label),
+          h("p", { class: "rl-hint", id: "report-photos-count" }, `照片 ${(r.photos || []).length} 张`),
+          h("h2", { class: "rl-subtitle" }, "处理进度"),
+          h("ol", { id: "report-progress" }, (r.progress || []).map((p) => h("li", [p.text, h("span", { class: "rl-hint" }, ` ${new Date(p.at).toLocaleString("zh-CN")}`)]))),
+        ]);
+      };
+    },
+  };
+
+  const Benefits = {
+    setup() {
+      return () =>
+        h("div", [
+          h("h1", { class: "rl-title" }, "我的待遇"),
+          h(V.Empty, { id: "benefits-empty", description: "暂无待遇信息。申请获批后，每月发放的救助金会显示在这里。" }),
+        ]);
+    },
+  };
+
   const ROUTES = {
     "/": { view: Home, title: "救助通" },
     "/login": { view: Login, title: "登录" },
@@ -1088,6 +1229,10 @@
     "/authorize": { view: Authorize, title: "授权" },
     "/apply": { view: Apply, title: "申请救助" },
     "/application": { view: ApplicationDetail, title: "申请进度" },
+    "/report": { view: Report, title: "一键报告" },
+    "/reports": { view: MyReports, title: "我的报告" },
+    "/my-report": { view: MyReport, title: "报告进度" },
+    "/benefits": { view: Benefits, title: "我的待遇" },
   };
 
   const Shell = {

@@ -50,6 +50,14 @@
   async function attempt(item) {
     try {
       const result = await RL.api.post(item.path, item.json, { idempotencyKey: item.key });
+      // photos kept with the item (IndexedDB stores Blobs) go up once the record exists
+      for (const file of item.files || []) {
+        const form = new FormData();
+        form.append(file.field, file.blob, file.name);
+        await RL.api.upload(item.filesPath.replace("{id}", result.id), form).catch((err) => {
+          if (err.network) throw err;
+        });
+      }
       await remove(item.key);
       await changed();
       return { sent: true, result };
