@@ -21,6 +21,7 @@ from core import crypto, workdays
 # Import every model module so that metadata is complete (migrations, create_all).
 from core.accounts import models as _accounts_models  # noqa: F401
 from core.accounts import tokens
+from core.accounts.alipay import HttpAlipayClient
 from core.accounts.wechat import HttpWechatClient
 from core.applications import models as _application_models  # noqa: F401
 from core.audit import models as _audit_models  # noqa: F401
@@ -211,6 +212,14 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         app.config["WECHAT_APPID"] or "",
         app.config["WECHAT_SECRET"] or "",
         timeout=app.config["WECHAT_TIMEOUT_SECONDS"],
+    )
+
+    app.extensions["alipay_client"] = HttpAlipayClient(
+        app.config["ALIPAY_GATEWAY"],
+        app.config["ALIPAY_APP_ID"],
+        app.config["ALIPAY_PRIVATE_KEY"],
+        app.config["ALIPAY_PUBLIC_KEY"],
+        timeout=app.config["ALIPAY_TIMEOUT_SECONDS"],
     )
 
     app.extensions["identity_service"] = _identity_service(app)

@@ -7,7 +7,15 @@ from flask_smorest import Blueprint
 from core.accounts import services as accounts
 from core.accounts import tokens
 from core.accounts.services import SmsPolicy
-from miniprogram_api.auth.schemas import RefreshIn, SmsSendIn, SmsSendOut, SmsVerifyIn, TokenOut, WechatLoginIn
+from miniprogram_api.auth.schemas import (
+    AlipayLoginIn,
+    RefreshIn,
+    SmsSendIn,
+    SmsSendOut,
+    SmsVerifyIn,
+    TokenOut,
+    WechatLoginIn,
+)
 from miniprogram_api.extensions import limiter
 from miniprogram_api.security import client_ip
 
@@ -79,6 +87,26 @@ class WechatLogin(MethodView):
         user = accounts.wechat_login(data["code"], current_app.extensions["wechat_client"])
         pair = accounts.login_tokens(
             user, method="wechat", actor_ip=client_ip(), user_agent=request.headers.get("User-Agent")
+        )
+        return _token_body(pair)
+
+
+@blp.route("/alipay")
+class AlipayLogin(MethodView):
+    decorators = [limiter.limit("60 per hour")]
+
+    @blp.doc(security=[])
+    @blp.arguments(AlipayLoginIn)
+    @blp.response(200, TokenOut)
+    @blp.alt_response(401, description="Invalid or used auth code (alipay_code_invalid)")
+    @blp.alt_response(502, description="Alipay unreachable, or its answer's signature does not verify")
+    @blp.alt_response(503, description="Alipay log-in not configured (alipay_not_configured)")
+    def post(self, data: dict):
+        """Log in with an Alipay auth code (`alipay.system.oauth.token`, RSA2-signed both ways); the first
+        log-in creates an account bound to the Alipay user id."""
+        user = accounts.alipay_login(data["auth_code"], current_app.extensions["alipay_client"])
+        pair = accounts.login_tokens(
+            user, method="alipay", actor_ip=client_ip(), user_agent=request.headers.get("User-Agent")
         )
         return _token_body(pair)
 
