@@ -124,6 +124,7 @@ def phones(phone_browser, live_server):
 
     yield new
     for phone in made:
+        phone.page.wait_for_load_state("networkidle")  # no request still running when the tables are emptied
         assert phone.problems == []  # no CSP refusal, no script error on any page
         phone.close()
 
@@ -541,6 +542,7 @@ def test_citizen_applies_for_a_household_of_three_and_the_outbox_sends_once(phon
     assert [e["status_label"] for e in timeline].count("已提交，待受理") == 1
     page.goto(f"{live_server}/h5/#/application?id={draft_id}")
     expect(page.locator("#application-status")).to_have_text("已提交，待受理")
+    expect(page.locator("#timeline")).to_contain_text("已提交")
 
 
 def test_a_submit_whose_answer_is_lost_is_retried_with_its_key_and_not_duplicated(phones, live_server, client):
