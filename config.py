@@ -73,6 +73,11 @@ class BaseConfig:
     WECHAT_TEMPLATE_APPLICATION_STATUS = None  # template id for application status changes
     WECHAT_TEMPLATE_REPORT_STATUS = None  # template id for report progress (thing1 category, phrase2, thing3)
     WECHAT_MINIPROGRAM_STATE = "formal"  # formal | trial | developer
+    ALIPAY_APP_ID = None  # Alipay log-in is off until the app id and both keys are set
+    ALIPAY_PRIVATE_KEY = None  # the application's RSA private key (PEM or the console's base64), signs requests
+    ALIPAY_PUBLIC_KEY = None  # Alipay's RSA public key (PEM or base64), verifies every answer
+    ALIPAY_GATEWAY = "https://openapi.alipay.com/gateway.do"
+    ALIPAY_TIMEOUT_SECONDS = 5.0
     # --- portal --------------------------------------------------------------------------
     PORTAL_IDLE_TIMEOUT_MINUTES = 30
     PORTAL_SESSION_ABSOLUTE_HOURS = 12  # a portal session ends this long after log-in, however active

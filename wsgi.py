@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 import config as config_module
 import core.models  # noqa: F401 - every model, so that the metadata is complete
 from core import setup as core_setup
+from core.accounts.alipay import HttpAlipayClient
 from core.accounts.wechat import HttpWechatClient
 from core.database import db, install_session_events
 from core.identity.providers import ConsoleIdentityService, HttpIdentityService, WechatRealName
@@ -156,6 +157,14 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
         app.config["WECHAT_APPID"] or "",
         app.config["WECHAT_SECRET"] or "",
         timeout=app.config["WECHAT_TIMEOUT_SECONDS"],
+    )
+
+    app.extensions["alipay_client"] = HttpAlipayClient(
+        app.config["ALIPAY_GATEWAY"],
+        app.config["ALIPAY_APP_ID"],
+        app.config["ALIPAY_PRIVATE_KEY"],
+        app.config["ALIPAY_PUBLIC_KEY"],
+        timeout=app.config["ALIPAY_TIMEOUT_SECONDS"],
     )
 
     app.extensions["identity_service"] = _identity_service(app)

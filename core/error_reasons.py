@@ -79,6 +79,11 @@ DOMAIN: dict[str, Reason] = {
     "wechat_code_invalid": _r(401, "微信登录凭证无效或已使用，请重新登录"),
     "wechat_rate_limited": _r(502, "微信登录过于频繁，请稍后再试"),
     "wechat_error": _r(502, "微信登录失败，请稍后再试"),
+    "alipay_not_configured": _r(503, "支付宝登录暂未开通，请使用手机号登录"),
+    "alipay_unavailable": _r(502, "支付宝登录服务暂时不可用，请稍后再试"),
+    "alipay_signature_invalid": _r(502, "支付宝登录结果校验失败，请稍后再试"),
+    "alipay_error": _r(502, "支付宝登录失败，请稍后再试"),
+    "alipay_code_invalid": _r(401, "支付宝授权码无效或已使用，请重新登录"),
     "user_not_found": _r(404, "该手机号尚未注册"),
     # officers (portal; never from the mini-program API)
     "officer_not_found": _r(404, "未找到该用户名的经办人员"),

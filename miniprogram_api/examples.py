@@ -27,6 +27,7 @@ SMS_SEND_IN = {"phone": PHONE}
 SMS_SEND_OUT = {"expires_in": 300, "resend_after": 60, "dev_code": "482913"}
 SMS_VERIFY_IN = {"phone": PHONE, "code": "482913"}
 WECHAT_LOGIN_IN = {"code": "0a3Xk2Ga1Zb8bK0p9zHa1u7Vx33Xk2Gx"}
+ALIPAY_LOGIN_IN = {"auth_code": "4b203fe6c11548bcabd8da5bb087a83b"}
 REFRESH_IN = {"refresh_token": "r1.Qm9hQ2FsbS1SZWZyZXNoLVRva2VuLUV4YW1wbGU"}
 TOKEN_OUT = {
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.8mXGv1d0nXyq3Yw1c2yH4h0p6gG6o9l9b1m5bWwXq2c",

@@ -23,6 +23,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.SmsVerify",
         "auth.Refresh",
         "auth.WechatLogin",
+        "auth.AlipayLogin",
         "reports.ReportCategories",
         "api-docs.openapi_json",
         "api-docs.openapi_swagger_ui",

@@ -4,12 +4,14 @@
 #   fonts-noto-cjk: Chinese text in screenshots and the PDF authorization letter
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
 #   nodejs, npm: the generated TypeScript client of the OpenAPI contract is compiled (contract/, openapi-typescript)
+#   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/test_h5.py)
 set -euo pipefail
 need=()
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

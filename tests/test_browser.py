@@ -326,29 +326,32 @@ def test_citizen_verifies_real_name_by_face_before_applying(page, live_server, a
     )
     assert result.exit_code == 0, result.output
 
-    page.goto(f"{live_server}/h5/real-name")
+    page.goto(f"{live_server}/h5/real-name")  # the H5 app (h5/); the camera path is in tests/test_h5.py
+    page.wait_for_selector("#phone")
     page.fill("#phone", "13900007001")
     page.click("#send-code")
-    page.wait_for_selector("#dev-code:not([hidden])")
+    page.wait_for_selector("#dev-code")
     page.fill("#code", page.inner_text("#dev-code").split("：")[-1])
     page.click("#login")
-    page.wait_for_selector("#step-claim:not([hidden])")
+    page.wait_for_selector("#step-claim")
     page.fill("#name", person[0])
     page.fill("#id-number", person[1][:-1] + ("0" if person[1][-1] != "0" else "1"))  # a typo first
     page.click("#claim")
     from playwright.sync_api import expect
 
-    expect(page.locator('[data-field="id_number"]')).to_contain_text("校验位")
+    expect(page.locator(".van-field__error-message")).to_contain_text("校验位")  # next to the field
     page.fill("#id-number", person[1])
     page.click("#claim")
-    page.wait_for_selector("#step-face:not([hidden])")
+    page.wait_for_selector("#step-face")
     expect(page.locator("#instruction")).to_contain_text("转头，再")
     actions = tuple(page.get_attribute("#instruction", "data-actions").split(","))
     from tests.helpers import LIVE_LIN
 
+    page.click("#start-camera")  # this browser has no camera: the page offers photos from the camera app
+    page.wait_for_selector("#frames")
     page.set_input_files("#frames", [str(faces / name) for name in LIVE_LIN[actions]])
     page.click("#upload")
-    page.wait_for_selector("#step-done:not([hidden])", timeout=60_000)
+    page.wait_for_selector("#step-done", timeout=60_000)
     assert page.inner_text("#verified").startswith(f"已实名核验：{person[0]}")
     page.click("#apply")
     page.wait_for_selector("#draft:not([hidden])")

@@ -10,7 +10,7 @@ from core.database import UTCDateTime, db
 
 
 class User(db.Model):
-    """A mini-program user: citizen, proxy or reporter (log-in by phone or WeChat)."""
+    """A mini-program user: citizen, proxy or reporter (log-in by phone, WeChat or Alipay)."""
 
     __tablename__ = "users"
 
@@ -18,6 +18,7 @@ class User(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     wechat_unionid: Mapped[str | None] = mapped_column(String(64), index=True)
+    alipay_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # Alipay log-in (core/accounts/alipay)
     real_name: Mapped[str | None] = mapped_column(String(50))
     id_number: Mapped[str | None] = mapped_column(String(18), index=True)
     real_name_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # verified at
@@ -72,7 +73,7 @@ class AuthSession(db.Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    method: Mapped[str] = mapped_column(String(10))  # sms | wechat
+    method: Mapped[str] = mapped_column(String(10))  # sms | wechat | alipay
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,4 +1,4 @@
-"""Accounts: SMS and WeChat log-in for citizens, real-name binding, officers with TOTP."""
+"""Accounts: SMS, WeChat and Alipay log-in for citizens, real-name binding, officers with TOTP."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from core import access, clock, crypto
 from core.accounts import portal_sessions, tokens
+from core.accounts.alipay import AlipayClient
 from core.accounts.models import Officer, SmsCode, User, UserRole, WechatSession
 from core.accounts.roles import OFFICER_ROLES, REPORTER_ROLES, officer_region_level
 from core.accounts.wechat import WechatClient
@@ -137,6 +138,22 @@ def wechat_login(code: str, client: WechatClient) -> User:
         db.session.add(WechatSession(user_id=user.id, session_key_encrypted=encrypted))
     else:
         stored.session_key_encrypted, stored.updated_at = encrypted, clock.utcnow()
+    return user
+
+
+def alipay_login(auth_code: str, client: AlipayClient) -> User:
+    """Exchange an Alipay auth code for the Alipay user id; the first log-in creates the account bound to it."""
+    if not auth_code or len(auth_code) > 128:
+        raise ValidationFailed(errors={"auth_code": ["支付宝授权码不能为空"]})
+    identity = client.code_to_user(auth_code)
+    user = db.session.scalar(select(User).where(User.alipay_user_id == identity.user_id))
+    if user is None:
+        user = User(alipay_user_id=identity.user_id)
+        db.session.add(user)
+        db.session.flush()
+        audit.record(Actor("citizen", user.id), "user.register", user, method="alipay")
+    if not user.is_active:
+        raise AuthenticationFailed("账号不可用", code="account_disabled")
     return user
 
 

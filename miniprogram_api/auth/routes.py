@@ -8,7 +8,15 @@ from core.accounts import services as accounts
 from core.accounts import tokens
 from core.accounts.services import SmsPolicy
 from miniprogram_api import examples as ex
-from miniprogram_api.auth.schemas import RefreshIn, SmsSendIn, SmsSendOut, SmsVerifyIn, TokenOut, WechatLoginIn
+from miniprogram_api.auth.schemas import (
+    AlipayLoginIn,
+    RefreshIn,
+    SmsSendIn,
+    SmsSendOut,
+    SmsVerifyIn,
+    TokenOut,
+    WechatLoginIn,
+)
 from miniprogram_api.openapi import errors
 from miniprogram_api.security import client_ip
 from web.limiter import limiter
@@ -99,6 +107,36 @@ class WechatLogin(MethodView):
         user = accounts.wechat_login(data["code"], current_app.extensions["wechat_client"])
         pair = accounts.login_tokens(
             user, method="wechat", actor_ip=client_ip(), user_agent=request.headers.get("User-Agent")
+        )
+        return _token_body(pair)
+
+
+@blp.route("/alipay")
+class AlipayLogin(MethodView):
+    decorators = [limiter.limit("60 per hour")]
+
+    @blp.doc(security=[])
+    @blp.arguments(AlipayLoginIn, example=ex.ALIPAY_LOGIN_IN)
+    @blp.response(200, TokenOut, example=ex.TOKEN_OUT)
+    @errors(
+        "alipay_code_invalid",
+        "account_disabled",
+        "alipay_unavailable",
+        "alipay_signature_invalid",
+        "alipay_error",
+        "alipay_not_configured",
+        "too_many_requests",
+    )
+    def post(self, data: dict):
+        """支付宝登录
+
+        Logs in with an Alipay auth code (`my.getAuthCode` in the Alipay mini-program, or the H5 authorization
+        redirect): the server calls `alipay.system.oauth.token`, signing the request with RSA2 and verifying
+        Alipay's signature on the answer. The first log-in creates an account bound to the Alipay user id; it acts
+        for an ID number only after a real-name verification. 503 until Alipay log-in is configured."""
+        user = accounts.alipay_login(data["auth_code"], current_app.extensions["alipay_client"])
+        pair = accounts.login_tokens(
+            user, method="alipay", actor_ip=client_ip(), user_agent=request.headers.get("User-Agent")
         )
         return _token_body(pair)
 

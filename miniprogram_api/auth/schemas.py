@@ -55,3 +55,11 @@ class WechatLoginIn(StrictSchema):
         validate=validate.Length(min=1, max=128, error="微信登录凭证长度不正确"),
         metadata={"description": "The code from wx.login()"},
     )
+
+
+class AlipayLoginIn(StrictSchema):
+    auth_code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128, error="支付宝授权码长度不正确"),
+        metadata={"description": "The auth_code from my.getAuthCode / the H5 authorization redirect"},
+    )

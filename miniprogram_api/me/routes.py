@@ -77,7 +77,7 @@ def _me(user: User) -> dict:
         "linked_logins": [
             {
                 "id": u.id,
-                "kind": "sms" if u.phone else "wechat",
+                "kind": "sms" if u.phone else ("wechat" if u.wechat_openid else "alipay"),
                 "phone_masked": _phone(u.phone),
                 "wechat_bound": bool(u.wechat_openid),
                 "current": u.id == user.id,
