@@ -17,7 +17,7 @@ class RoleSchema(Schema):
 
 class LoginSchema(Schema):
     id = fields.Integer(metadata={"description": "Account id of the log-in"})
-    kind = fields.String(metadata={"enum": ["sms", "wechat"], "description": "How this log-in signs in"})
+    kind = fields.String(metadata={"enum": ["sms", "wechat", "alipay"], "description": "How this log-in signs in"})
     phone_masked = fields.String(allow_none=True, metadata={"description": "Masked phone", "example": "138****0001"})
     wechat_bound = fields.Boolean(metadata={"description": "A WeChat openid is linked"})
     current = fields.Boolean(metadata={"description": "The log-in making this request"})
