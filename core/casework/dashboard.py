@@ -30,9 +30,7 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def open_by_stage(actor: Actor) -> list[dict]:
-    return [
-        {"stage": k, "label": v, "count": queues.count(actor, bucket=k)} for k, v in queues.STAGE_BUCKETS.items()
-    ]
+    return [{"stage": k, "label": v, "count": queues.count(actor, bucket=k)} for k, v in queues.STAGE_BUCKETS.items()]
 
 
 def township_desk(actor: Actor) -> dict:

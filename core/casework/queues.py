@@ -189,23 +189,41 @@ def assign(actor: Actor, case_ids: list[int], officer_id: int) -> int:
 
 
 def export_rows(page: QueuePage, names: dict[str, str], officer_names: dict[int, str]) -> list[list[Any]]:
-    """Rows for the Excel export of a queue page (no ID numbers)."""
+    """Rows for the Excel export of a queue page: labels, not codes; dates as dates; no ID numbers."""
+    from core.applications.programs import program_label
+    from core.casework.due import cue
     from core.casework.models import CASE_KINDS
 
-    header = ["编号", "类型", "事项", "乡镇（街道）", "环节", "最近期限", "法定期限", "经办人", "创建时间"]
+    today = clock.local_today()
+    header = [
+        "编号",
+        "类型",
+        "事项",
+        "乡镇（街道）",
+        "环节",
+        "最近期限",
+        "剩余工作日",
+        "期限提示",
+        "法定期限",
+        "经办人",
+        "创建时间",
+    ]
     rows: list[list[Any]] = [header]
     for case in page.items:
+        due_cue = None if case.clock_paused_at else cue(case.next_due, today)
         rows.append(
             [
                 case.reference,
-                CASE_KINDS.get(case.kind, case.kind),
+                program_label(case.program) if case.program else CASE_KINDS.get(case.kind, "其他"),
                 case.title,
                 names.get(case.township_code, case.township_code),
-                BUCKETS.get(case.stage or "", case.stage or ""),
+                BUCKETS.get(case.stage or "", "补正中（暂停计时）" if case.clock_paused_at else "办理中"),
                 case.next_due,
+                due_cue.remaining if due_cue else None,
+                "补正中（暂停计时）" if case.clock_paused_at else (due_cue.label if due_cue else ""),
                 case.limit_date,
                 officer_names.get(case.assignee_officer_id or 0, ""),
-                clock.to_local(case.created_at).strftime("%Y-%m-%d %H:%M"),
+                clock.to_local(case.created_at).replace(tzinfo=None),
             ]
         )
     return rows
