@@ -285,3 +285,27 @@ def home_visit_files(*, photos: int = 1, with_gps: bool = True) -> dict:
             for kind in ("signature_applicant", "signature_investigator_1", "signature_investigator_2")
         },
     }
+
+
+def draw_signature(page, canvas) -> None:
+    """Sign on a signature pad in a real browser: a few strokes across the canvas (pointer events)."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box, "signature pad not visible"
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    for y_start, y_end in ((0.3, 0.7), (0.7, 0.3), (0.5, 0.55)):
+        page.mouse.move(x0 + w * 0.1, y0 + h * y_start)
+        page.mouse.down()
+        for step in range(1, 11):
+            page.mouse.move(x0 + w * (0.1 + 0.08 * step), y0 + h * (y_start + (y_end - y_start) * step / 10))
+        page.mouse.up()
+
+
+def record_home_visit_in_browser(page, form, photo_path) -> None:
+    """Fill the 入户调查 form as an officer does in the household: names, notes, a camera photo, three signatures."""
+    form.locator("input[name=investigator_1]").fill("王一")
+    form.locator("input[name=investigator_2]").fill("李二")
+    form.locator("textarea[name=findings]").fill("独居，无劳动能力")
+    form.locator("input[name=photos]").set_input_files(str(photo_path))
+    for kind in ("signature_applicant", "signature_investigator_1", "signature_investigator_2"):
+        draw_signature(page, form.get_by_test_id(f"pad-{kind}"))

@@ -105,6 +105,10 @@ def test_county_table_counts_are_the_queue_counts(client, app):
             assert _total(page) == row[key], (code, bucket)
     html = county.get("/portal/dashboard").get_data(as_text=True)
     assert f'href="/portal/queue?bucket=overdue&amp;township={MINHE}"' in html
+    assert data["open_total"] == _total(county.get("/portal/queue?bucket=all").get_data(as_text=True)) == 8
+    queue_page = county.get("/portal/queue").get_data(as_text=True)
+    for stage in data["open_by_stage"]:  # the chart's bars are the queue's tab counts
+        assert f'data-testid="bucket-{stage["stage"]}">{stage["label"]} <b>{stage["count"]}</b>' in queue_page
     # the tabs of the queue and the dashboard's figures come from the same statements
     with app.app_context():
         actor = Actor("officer", 1, ("county_officer",), COUNTY)

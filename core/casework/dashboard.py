@@ -30,7 +30,9 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def open_by_stage(actor: Actor) -> list[dict]:
-    return [{"stage": k, "label": v, "count": queues.count(actor, bucket=k)} for k, v in queues.STAGE_BUCKETS.items()]
+    """Open cases per stage bucket of the queue (reports included), each the count of that queue tab."""
+    stages = {**queues.STAGE_BUCKETS, "report": queues.BUCKETS["report"]}
+    return [{"stage": k, "label": v, "count": queues.count(actor, bucket=k)} for k, v in stages.items()]
 
 
 def township_desk(actor: Actor) -> dict:
@@ -165,6 +167,7 @@ def by_township(actor: Actor) -> list[dict]:
 
 def summary(actor: Actor) -> dict:
     data = {
+        "open_total": queues.count(actor, bucket="all"),
         "open_by_stage": open_by_stage(actor),
         "decisions": decisions(actor),
         "reports": reports_first_contact(actor),
