@@ -41,6 +41,7 @@ from tests.helpers import (
 )
 
 MINHE, LIDU, COUNTY = "360124100", "360124101", "360124"
+OPENID = "oAbC-officer_12345678"
 
 
 def _officer(app, username, region=MINHE, role="township_officer"):
@@ -304,10 +305,11 @@ def test_digest_by_wechat_needs_a_bound_openid(app, monkeypatch):
     officer = _officer(app, "desk_wechat")
     refused = _preference(officer, channel="wechat", phone="")
     assert refused.status_code == 422 and "尚未绑定微信" in refused.get_data(as_text=True)
-    with app.app_context():
-        db.session.scalar(select(Officer).where(Officer.username == "desk_wechat")).wechat_openid = "o-officer-1"
-        commit()
-        db.session.remove()
+    runner = app.test_cli_runner()
+    bad = runner.invoke(args=["users", "bind-wechat", "--username", "desk_wechat", "--openid", "x' OR 1=1"])
+    assert bad.exit_code != 0 and "openid格式不正确" in bad.output
+    bound = runner.invoke(args=["users", "bind-wechat", "--username", "desk_wechat", "--openid", OPENID])
+    assert bound.exit_code == 0, bound.output
     assert _preference(officer, channel="wechat", phone="").status_code == 303
     sent: list[tuple] = []
 
@@ -321,8 +323,13 @@ def test_digest_by_wechat_needs_a_bound_openid(app, monkeypatch):
     monkeypatch.setattr(outbox, "_channel_factory", lambda channel: FakeWechat() if channel == "wechat" else None)
     _run_deadlines(app)
     ((recipient, template, payload),) = sent
-    assert (recipient, template) == ("o-officer-1", "daily_digest")
+    assert (recipient, template) == (OPENID, "daily_digest")
     assert payload["data"]["number3"] == {"value": 1} and payload["data"]["thing1"]["value"] == "辖区待办提醒"
+    assert runner.invoke(args=["users", "bind-wechat", "--username", "desk_wechat"]).exit_code == 0
+    with app.app_context():
+        officer_row = db.session.scalar(select(Officer).where(Officer.username == "desk_wechat"))
+        assert (officer_row.digest_channel, officer_row.wechat_openid) == ("inbox", None)
+        db.session.remove()
 
 
 # --- Excel ------------------------------------------------------------------------------------------

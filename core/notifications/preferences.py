@@ -3,6 +3,8 @@ subscription message to the bound openid. Set by the officer on the account page
 
 from __future__ import annotations
 
+import re
+
 from core.accounts.models import Officer
 from core.accounts.services import validate_phone
 from core.actor import Actor
@@ -54,3 +56,19 @@ def digest_route(officer: Officer) -> tuple[str, str]:
     if officer.digest_channel == "wechat" and officer.wechat_openid:
         return "wechat", officer.wechat_openid
     return inbox.CHANNEL, inbox.recipient_for(officer.id)
+
+
+OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def bind_wechat(actor: Actor, officer: Officer, openid: str | None) -> Officer:
+    """An administrator binds the officer's WeChat openid (empty: unbind; a digest set to WeChat then
+    goes to the inbox until the officer chooses again)."""
+    openid = (openid or "").strip() or None
+    if openid is not None and not OPENID_RE.match(openid):
+        raise ValidationFailed(errors={"openid": ["openid格式不正确"]})
+    officer.wechat_openid = openid
+    if openid is None and officer.digest_channel == "wechat":
+        officer.digest_channel = "inbox"
+    audit.record(actor, "officer.wechat_bind", officer, region=officer.region_code, bound=openid is not None)
+    return officer
