@@ -12,9 +12,12 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
+	@echo "==> [install 1/3] Python packages into $(VENV) (first run only: a few minutes, mostly downloads)"
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	@echo "==> [install 2/3] face-recognition (no build: dlib-bin wheel)"
 	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
+	@echo "==> [install 3/3] checking that the face models load"
 	$(BIN)/python -c "from core.faces.engine import load_engine; load_engine()"
 	touch $@
 
@@ -22,8 +25,11 @@ install: $(VENV)/.installed
 
 ## run: SQLite file under instance/, in-process tasks, demo data, server on 127.0.0.1:5000
 run: install
+	@echo "==> [run 1/3] database migrations"
 	$(FLASK) db upgrade
+	@echo "==> [run 2/3] demo data (first run: about 45,000 regions, then officers, a citizen, an application, a report)"
 	$(FLASK) demo load
+	@echo "==> [run 3/3] serving on http://$(HOST):$(PORT) (HOST=... PORT=... to change)"
 	$(FLASK) demo info --base-url http://$(HOST):$(PORT)
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

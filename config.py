@@ -72,6 +72,7 @@ class BaseConfig:
     WECHAT_SUBSCRIBE_ENABLED = False  # send subscription messages (else they go to the console outbox)
     WECHAT_TEMPLATE_APPLICATION_STATUS = None  # template id for application status changes
     WECHAT_TEMPLATE_REPORT_STATUS = None  # template id for report progress (thing1 category, phrase2, thing3)
+    WECHAT_TEMPLATE_OFFICER_DIGEST = None  # officers' daily digest (thing1, number2-4 overdue/soon/open, date5)
     WECHAT_MINIPROGRAM_STATE = "formal"  # formal | trial | developer
     ALIPAY_APP_ID = None  # Alipay log-in is off until the app id and both keys are set
     ALIPAY_PRIVATE_KEY = None  # the application's RSA private key (PEM or the console's base64), signs requests

@@ -53,6 +53,7 @@ def _channel_factory(app: Flask):
         {
             "application_status": cfg["WECHAT_TEMPLATE_APPLICATION_STATUS"] or "",
             "report_status": cfg["WECHAT_TEMPLATE_REPORT_STATUS"] or "",
+            "daily_digest": cfg["WECHAT_TEMPLATE_OFFICER_DIGEST"] or "",
         },
         timeout=cfg["WECHAT_TIMEOUT_SECONDS"],
         state=cfg["WECHAT_MINIPROGRAM_STATE"],

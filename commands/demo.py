@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -26,9 +27,22 @@ def load(regions_dir: Path) -> None:
     """Load demo regions, officers, a citizen and a reporter (once; re-running changes nothing)."""
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("demo data is refused in production")
-    for line in demo.load(regions_dir if regions_dir.exists() else None) or ["demo data already present"]:
+    started = time.perf_counter()
+    last = [0.0, ""]
+
+    def progress(text: str) -> None:
+        # region batches arrive every few hundred milliseconds: one line a second at most, plus each new step
+        now = time.perf_counter() - started
+        step = text.split(":", 1)[0]
+        if step != last[1] or now - last[0] >= 1.0:
+            click.echo(f"  [{now:5.1f} s] {text}")
+            last[0], last[1] = now, step
+
+    click.echo("loading demo data (first run: regions, officers, a citizen, an application, a report) ...")
+    for line in demo.load(regions_dir if regions_dir.exists() else None, progress) or ["demo data already present"]:
         click.echo(line)
     commit()
+    click.echo(f"demo data ready in {time.perf_counter() - started:.1f} s")
 
 
 @demo_cli.command("info")

@@ -87,3 +87,19 @@ def reset_totp(username: str) -> None:
     commit()
     click.echo(f"officer: {officer.username} (id {officer.id}); portal sessions ended: {ended}")
     click.echo(f"totp_secret: {secret}")
+
+
+@users_cli.command("bind-wechat")
+@click.option("--username", required=True)
+@click.option("--openid", default="", help="The officer's openid for the mini-program; empty to unbind.")
+def bind_wechat(username: str, openid: str) -> None:
+    """Bind (or unbind) the WeChat openid that receives the officer's daily digest when chosen (audited)."""
+    from core.accounts import digest as preferences
+
+    try:
+        officer = accounts.find_officer_by_username(username)
+        preferences.bind_wechat(SYSTEM, officer, openid)
+    except DomainError as err:
+        _fail(err)
+    commit()
+    click.echo(f"officer: {officer.username} (id {officer.id}); wechat {'bound' if openid else 'unbound'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,23 +50,34 @@ class DemoLogin:
     totp_secret: str
 
 
-def load(regions_dir: Path | None) -> list[str]:
-    """Create what is missing; returns what was done (idempotent)."""
+def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None) -> list[str]:
+    """Create what is missing; returns what was done (idempotent). ``progress(text)`` hears each step."""
+    say = progress or (lambda _text: None)
     done: list[str] = []
     if db.session.scalar(select(Region.code).where(Region.code == "360124100")) is None:
         if regions_dir and (regions_dir / "townships.csv").exists():
-            regions.import_directory(regions_dir)
+            expected = regions.count_csv_rows(regions_dir)
+            seen: dict[str, int] = dict.fromkeys(expected, 0)
+            say(f"regions: importing {sum(expected.values()):,} rows from {regions_dir}")
+
+            def _rows(level: str, n: int) -> None:
+                seen[level] += n
+                say(f"regions: {level} {seen[level]:,}/{expected[level]:,}")
+
+            regions.import_directory(regions_dir, progress=_rows)
             regions.load_demo_regions()  # adds the demo townships' villages
             done.append(f"regions imported from {regions_dir}")
         else:
             regions.load_demo_regions()
             done.append("demo regions subset loaded (Jiangxi, Jinxian county)")
+    say("officers")
     for username, name, role, region in DEMO_OFFICERS:
         if db.session.scalar(select(Officer).where(Officer.username == username)) is None:
             accounts.create_officer(
                 SYSTEM, username=username, password=DEMO_PASSWORD, role=role, region_code=region, display_name=name
             )
             done.append(f"officer {username} created")
+    say("citizen and grid worker (real-name verified)")
     citizen = db.session.scalar(select(User).where(User.phone == DEMO_CITIZEN_PHONE))
     if citizen is None:
         citizen = User(phone=DEMO_CITIZEN_PHONE)
@@ -107,9 +119,11 @@ def load(regions_dir: Path | None) -> list[str]:
             )
         done.append("demo cases opened")
     if db.session.scalar(select(Application.id).limit(1)) is None:
+        say("a submitted 低保 application with its materials")
         _demo_application(citizen)
         done.append("demo application submitted (低保, 民和镇)")
     if db.session.scalar(select(Report.id).limit(1)) is None:
+        say("a report from the grid worker")
         reports.create_report(
             citizen_actor(reporter),
             {

@@ -94,3 +94,10 @@ def working_days_between(start: date, end: date) -> int:
         if is_workday(current):
             count += 1
     return count
+
+
+def remaining_working_days(today: date, due: date) -> int:
+    """Working days left until ``due`` (0 when due today); negative: working days overdue."""
+    if due >= today:
+        return working_days_between(today, due)
+    return -max(1, working_days_between(due, today))

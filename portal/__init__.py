@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Flask, redirect, send_from_directory, url_for
 from flask_wtf.csrf import CSRFProtect
 
-from core.clock import to_local
+from core.clock import local_today, to_local
+from core.desk import due
 
 csrf = CSRFProtect()
 
@@ -19,6 +20,7 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import install_portal_guard
     from portal.dashboard.views import bp as dashboard_bp
     from portal.identity.views import bp as identity_bp
+    from portal.notifications.views import bp as notifications_bp
     from portal.queue.views import bp as queue_bp
     from portal.reports.views import bp as reports_bp
     from portal.sessions import install as install_sessions
@@ -31,6 +33,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(identity_bp)
+    app.register_blueprint(notifications_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"
@@ -42,6 +45,10 @@ def init_portal(app: Flask) -> None:
     @app.route("/")
     def _root():
         return redirect(url_for("portal_queue.index"))
+
+    @app.template_global("due_cue")
+    def _due_cue(value):  # noqa: ANN001 - a date or None
+        return due.cue(value, local_today())
 
     @app.template_filter("localtime")
     def _localtime(value: datetime | None) -> str:

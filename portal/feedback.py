@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import flash, redirect
 
+from core.database import commit, rollback
 from core.errors import DomainError
 
 
@@ -19,6 +20,11 @@ def act(action: Callable[[], object], success: str, *, on_error: Callable[[int],
     try:
         action()
     except DomainError as err:
+        # the page re-rendered below must show the stored state (versions included), not the refused change
+        if err.keep_changes:
+            commit()
+        else:
+            rollback()
         flash_error(err)
         return on_error(err.status)
     flash(success, "info")

@@ -250,3 +250,62 @@ def face_upload(client, headers: dict[str, str], token: str, challenge_id: str, 
         data={"challenge_id": challenge_id, "frames": frames},
         content_type="multipart/form-data",
     )
+
+
+def signature_png(size: tuple[int, int] = (400, 150), *, blank: bool = False) -> bytes:
+    """A drawn signature as a signature pad exports it: dark strokes across a white canvas."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, (255, 255, 255))
+    if not blank:
+        draw = ImageDraw.Draw(image)
+        w, h = size
+        draw.line(
+            [(w * 0.1, h * 0.6), (w * 0.3, h * 0.2), (w * 0.5, h * 0.7), (w * 0.7, h * 0.3), (w * 0.9, h * 0.6)],
+            fill=(20, 20, 20),
+            width=6,
+        )
+        draw.line([(w * 0.15, h * 0.8), (w * 0.85, h * 0.75)], fill=(20, 20, 20), width=5)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def home_visit_files(*, photos: int = 1, with_gps: bool = True) -> dict:
+    """Multipart fields of a recorded home visit: camera photos (with EXIF GPS, as phones send them)
+    and the three on-screen signatures."""
+    import io
+
+    return {
+        "photos": [(io.BytesIO(jpeg_bytes(with_gps=with_gps)), f"IMG_{i:04d}.jpg") for i in range(photos)],
+        **{
+            kind: (io.BytesIO(signature_png()), f"{kind}.png")
+            for kind in ("signature_applicant", "signature_investigator_1", "signature_investigator_2")
+        },
+    }
+
+
+def draw_signature(page, canvas) -> None:
+    """Sign on a signature pad in a real browser: a few strokes across the canvas (pointer events)."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box, "signature pad not visible"
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    for y_start, y_end in ((0.3, 0.7), (0.7, 0.3), (0.5, 0.55)):
+        page.mouse.move(x0 + w * 0.1, y0 + h * y_start)
+        page.mouse.down()
+        for step in range(1, 11):
+            page.mouse.move(x0 + w * (0.1 + 0.08 * step), y0 + h * (y_start + (y_end - y_start) * step / 10))
+        page.mouse.up()
+
+
+def record_home_visit_in_browser(page, form, photo_path) -> None:
+    """Fill the 入户调查 form as an officer does in the household: names, notes, a camera photo, three signatures."""
+    form.locator("input[name=investigator_1]").fill("王一")
+    form.locator("input[name=investigator_2]").fill("李二")
+    form.locator("textarea[name=findings]").fill("独居，无劳动能力")
+    form.locator("input[name=photos]").set_input_files(str(photo_path))
+    for kind in ("signature_applicant", "signature_investigator_1", "signature_investigator_2"):
+        draw_signature(page, form.get_by_test_id(f"pad-{kind}"))

@@ -42,7 +42,7 @@ def test_officer_sees_application_in_queue_with_details(client, app):
     submitted = submitted_application(client, headers, draft_body(*ZHANG))
     officer = _officer(app, "minhe_a")
     queue = officer.get("/portal/queue").get_data(as_text=True)
-    assert "低保申请 · 张**" in queue and "<td>1</td>" in queue
+    assert "低保申请 · 张**" in queue and '<td data-label="家庭人口">1</td>' in queue
     page = officer.get(f"/portal/applications/{submitted['id']}").get_data(as_text=True)
     assert ZHANG[1] not in page and ZHANG[1][:4] + "**********" + ZHANG[1][-4:] in page
     assert "居民身份证" in page and "户口簿" in page and "已提交，待受理" in page

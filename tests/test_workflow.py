@@ -17,6 +17,7 @@ from tests.helpers import (
     citizen_headers,
     csrf_token,
     draft_body,
+    home_visit_files,
     id_number,
     make_officer,
     portal_login,
@@ -99,7 +100,7 @@ def _investigate(officer, app, application_id):
             investigator_1="王一",
             investigator_2="李二",
             findings="家中无劳动力",
-            signed="1",
+            **home_visit_files(),
         ).status_code
         == 302
     )
@@ -128,7 +129,7 @@ def test_investigation_steps_run_in_parallel_and_review_waits_for_both(client, a
         investigator_1="王一",
         investigator_2="李二",
         findings="住房简陋",
-        signed="1",
+        **home_visit_files(),
     )
     assert resp.status_code == 302
     steps = _steps(app, app_id)
@@ -157,7 +158,9 @@ def test_home_visit_needs_two_investigators_and_signatures(client, app):
     )
     assert resp.status_code == 422
     text = resp.get_data(as_text=True)
-    assert "入户调查须由两名工作人员进行" in text and "请确认调查人和申请人已在调查表上签字" in text
+    assert "入户调查须由两名工作人员进行" in text and "请拍摄或上传至少一张入户照片" in text
+    assert "请在签名框内签字" in text
+    assert _steps(app, app_id)["home_visit"].status != "done"
 
 
 def test_due_dates_across_national_day_2026(client, app):
@@ -324,7 +327,7 @@ def test_deadlines_job_escalates_once_and_county_sees_overdue(client, app, monke
     officer = _officer(app, "wf_j")
     _accepted(client, app, officer, "13900050005")
     from core.actor import SYSTEM
-    from core.casework import deadlines
+    from core.desk import deadlines
 
     clock.set_offset(timedelta(days=30))
     with app.app_context():
@@ -398,4 +401,5 @@ def test_queue_buckets_search_assign_and_export(client, app):
 
     sheet = load_workbook(BytesIO(export.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "编号" and len(rows) == 2 and ZHANG[1] not in str(rows)
+    assert rows[0][0].startswith("民和镇 待办队列（调查核实中）")  # the title row
+    assert rows[1][0] == "编号" and len(rows) == 3 and ZHANG[1] not in str(rows)

@@ -125,6 +125,11 @@ class Officer(db.Model):
     # set by a generated (one-time) password reset: the portal asks for a new password after log-in
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    # Where the daily digest goes (core.accounts.digest): portal inbox, SMS to the work phone,
+    # or a WeChat subscription message to the bound openid.
+    digest_channel: Mapped[str] = mapped_column(String(10), default="inbox", server_default="inbox")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    wechat_openid: Mapped[str | None] = mapped_column(String(64))
 
 
 class PortalSession(db.Model):

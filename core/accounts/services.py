@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
@@ -344,6 +344,13 @@ def officer_totp(officer: Officer) -> pyotp.TOTP:
     return pyotp.TOTP(crypto.decrypt(officer.totp_secret_encrypted))
 
 
+def locked_message(until: datetime) -> str:
+    """The lock-out message with the time it ends (Beijing time; the date too when it is not today)."""
+    local = clock.to_local(until)
+    when = f"{local:%H:%M}" if local.date() == clock.local_today() else f"{local:%m月%d日 %H:%M}"
+    return f"登录失败次数过多，账号已暂时锁定，请于{when}（北京时间）后再试"
+
+
 def authenticate_officer(
     username: str, password: str, *, ip: str | None, max_failures: int, lockout_minutes: int
 ) -> Officer:
@@ -355,11 +362,14 @@ def authenticate_officer(
         _hasher.hash("timing-equaliser")  # same work as a real check
         raise AuthenticationFailed(generic, code="login_failed")
     if officer.locked_until and officer.locked_until > now:
-        raise AuthenticationFailed("登录失败次数过多，账号已暂时锁定，请稍后再试", code="account_locked")
+        raise AuthenticationFailed(locked_message(officer.locked_until), code="account_locked")
     try:
         _hasher.verify(officer.password_hash, password or "")
     except (VerificationError, InvalidHashError):
-        _count_failure(officer, ip, max_failures, lockout_minutes, "password")
+        if _count_failure(officer, ip, max_failures, lockout_minutes, "password"):
+            raise AuthenticationFailed(
+                f"{generic}。{locked_message(officer.locked_until)}", code="account_locked", keep_changes=True
+            ) from None
         raise AuthenticationFailed(generic, code="login_failed", keep_changes=True) from None
     if _hasher.check_needs_rehash(officer.password_hash):
         officer.password_hash = _hasher.hash(password)
@@ -372,7 +382,7 @@ def verify_officer_totp(
     """Second factor; a code is accepted once (replay refused)."""
     now = clock.utcnow()
     if officer.locked_until and officer.locked_until > now:
-        raise AuthenticationFailed("登录失败次数过多，账号已暂时锁定，请稍后再试", code="account_locked")
+        raise AuthenticationFailed(locked_message(officer.locked_until), code="account_locked")
     totp = officer_totp(officer)
     code = (code or "").strip()
     matched_step = None
@@ -382,8 +392,10 @@ def verify_officer_totp(
             matched_step = totp.timecode(at)
             break
     if matched_step is None or (officer.last_totp_step is not None and matched_step <= officer.last_totp_step):
-        _count_failure(officer, ip, max_failures, lockout_minutes, "totp")
-        raise AuthenticationFailed("动态验证码错误或已使用", code="totp_failed", keep_changes=True)
+        message = "动态验证码错误或已使用"
+        if _count_failure(officer, ip, max_failures, lockout_minutes, "totp"):
+            message = f"{message}。{locked_message(officer.locked_until)}"
+        raise AuthenticationFailed(message, code="totp_failed", keep_changes=True)
     officer.last_totp_step = matched_step
     officer.failed_logins = 0
     officer.locked_until = None
@@ -392,7 +404,8 @@ def verify_officer_totp(
     return officer
 
 
-def _count_failure(officer: Officer, ip: str | None, max_failures: int, lockout_minutes: int, factor: str) -> None:
+def _count_failure(officer: Officer, ip: str | None, max_failures: int, lockout_minutes: int, factor: str) -> bool:
+    """Count a failed factor; True when this failure locked the account."""
     officer.failed_logins = (officer.failed_logins or 0) + 1
     locked = officer.failed_logins >= max_failures
     if locked:
@@ -406,6 +419,7 @@ def _count_failure(officer: Officer, ip: str | None, max_failures: int, lockout_
         factor=factor,
         locked=locked,
     )
+    return locked
 
 
 def officer_actor(officer: Officer, ip: str | None = None, user_agent: str | None = None) -> Actor:

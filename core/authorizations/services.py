@@ -4,7 +4,6 @@ same-phone hand-over, face verification, handwritten signature, chained and seal
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -31,7 +29,7 @@ from core.authorizations.models import (
 )
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from core.files import storage
+from core.files import signatures, storage
 from core.idnumber import age_on, validate_id_number
 from core.liveness import services as liveness
 from core.liveness.models import FaceChallenge
@@ -444,27 +442,7 @@ def run_verification(verification_id: int, engine: Any, source: Any, settings: F
 
 
 def _check_signature(data: bytes, max_bytes: int) -> bytes:
-    if len(data) > max_bytes:
-        raise ValidationFailed(errors={"signature": [f"签名图片不能超过{max_bytes // 1024}KB"]})
-    if storage.sniff(data) != storage.PNG:
-        raise ValidationFailed(errors={"signature": ["签名须为PNG图片"]})
-    try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > 4_000_000:
-            raise ValidationFailed(errors={"signature": ["签名图片尺寸过大"]})
-        rgba = image.convert("RGBA")
-    except ValidationFailed:
-        raise
-    except Exception:  # noqa: BLE001
-        raise ValidationFailed(errors={"signature": ["签名图片已损坏"]}) from None
-    pixels = np.asarray(rgba, dtype=np.int16)
-    alpha = pixels[..., 3] > 16
-    background = np.median(pixels[..., :3][alpha], axis=0) if alpha.any() else np.array([255, 255, 255])
-    ink = alpha & (np.abs(pixels[..., :3] - background).sum(axis=2) > 96)
-    xs = np.nonzero(ink)[1]
-    if ink.mean() < 0.003 or len(xs) == 0 or (xs.max() - xs.min()) < 0.15 * rgba.width:
-        raise ValidationFailed(errors={"signature": ["签名过于简单或为空白，请用手指完整书写姓名"]})
-    return data
+    return signatures.check_png(data, max_bytes)
 
 
 def _chain(app_id: int) -> list[Evidence]:

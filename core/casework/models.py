@@ -104,3 +104,27 @@ class CaseStep(db.Model):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
     __table_args__ = (Index("ix_case_steps_case_step", "case_id", "step", unique=True),)
+
+
+STEP_FILE_KINDS = {
+    "photo": "入户照片",
+    "signature_applicant": "申请人签字",
+    "signature_investigator_1": "第一调查人签字",
+    "signature_investigator_2": "第二调查人签字",
+}
+
+
+class StepFile(db.Model):
+    """A file recorded with a workflow step: home-visit photos and on-screen signatures (core.files storage)."""
+
+    __tablename__ = "case_step_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("case_steps.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    uploaded_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)

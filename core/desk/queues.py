@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
-from core import access, clock
+from core import access, clock, workdays
 from core.accounts.models import Officer
 from core.actor import Actor
 from core.applications.models import Application
@@ -19,6 +19,15 @@ from core.casework.services import Page, scope_filter
 from core.database import db
 from core.errors import NotFound, ValidationFailed
 
+STAGE_BUCKETS = {
+    "accept": "待受理",
+    "investigating": "调查核实中",
+    "review": "待审核",
+    "public_notice": "公示中",
+    "confirmation": "待县级确认",
+    "decision": "待审批",
+}
+DUE_SOON_WORKING_DAYS = 2  # "即将到期": the nearest deadline is at most this many working days away
 BUCKETS = {
     "accept": "待受理",
     "investigating": "调查核实中",
@@ -27,6 +36,8 @@ BUCKETS = {
     "confirmation": "待县级确认",
     "decision": "待审批",
     "overdue": "已超期",
+    "due_soon": "即将到期",
+    "new_today": "今日新收",
     "report": "主动发现报告",
     "all": "全部在办",
 }
@@ -37,33 +48,52 @@ MASKED_ID_RE = re.compile(r"^(\d{4})\*+(\d{3}[\dX])$")
 QueuePage = Page  # one page type for every queue
 
 
-def _open(stmt: Select) -> Select:
-    return stmt.where(Case.status != "closed", Case.is_info_copy.is_(False))
+def due_soon_limit(today: date) -> date:
+    """The last day that still counts as "即将到期" (``DUE_SOON_WORKING_DAYS`` working days from today)."""
+    return workdays.add_working_days(today, DUE_SOON_WORKING_DAYS)
+
+
+def _local_day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clock.SHANGHAI).astimezone(UTC)
+
+
+def overdue_clause(today: date):  # noqa: ANN201 - a SQL expression
+    return or_(Case.next_due < today, Case.limit_date < today)
 
 
 def _bucket(stmt: Select, bucket: str, today: date) -> Select:
     if bucket == "overdue":
-        return stmt.where(or_(Case.next_due < today, Case.limit_date < today))
+        return stmt.where(overdue_clause(today))
+    if bucket == "due_soon":
+        return stmt.where(
+            Case.next_due >= today,
+            Case.next_due <= due_soon_limit(today),
+            or_(Case.limit_date.is_(None), Case.limit_date >= today),
+        )
+    if bucket == "new_today":
+        start = _local_day_start(today)
+        return stmt.where(Case.created_at >= start, Case.created_at < start + timedelta(days=1))
     if bucket in BUCKETS and bucket != "all":
         return stmt.where(Case.stage == bucket)
     return stmt
 
 
-def counts(actor: Actor) -> dict[str, int]:
-    """How many open cases are in each bucket of the officer's region (one grouped query + overdue)."""
-    today = clock.local_today()
-    # information copies (stage "info") count in "all" only: the 户籍 township sees them, does not act
-    base = scope_filter(select(Case.stage, func.count()), actor).where(Case.status != "closed")
-    result = dict.fromkeys(BUCKETS, 0)
-    for stage, n in db.session.execute(base.group_by(Case.stage)).all():
-        if stage in result:
-            result[stage] = n
-        result["all"] += n
-    result["overdue"] = (
-        db.session.scalar(_bucket(_open(scope_filter(select(func.count()).select_from(Case), actor)), "overdue", today))
-        or 0
-    )
-    return result
+def counts(actor: Actor, **filters: Any) -> dict[str, int]:
+    """How many cases each bucket of the officer's queue lists: the very statement the queue pages run."""
+    return {bucket: count(actor, bucket=bucket, **filters) for bucket in BUCKETS}
+
+
+def count(actor: Actor, **filters: Any) -> int:
+    """The total a queue page shows for these filters."""
+    stmt = queue_statement(actor, **filters).order_by(None)
+    return db.session.scalar(stmt.with_only_columns(func.count(), maintain_column_froms=True)) or 0
+
+
+def count_by_township(actor: Actor, **filters: Any) -> dict[str, int]:
+    """The queue's total for these filters, per township (the county dashboard's cells)."""
+    stmt = queue_statement(actor, **filters).order_by(None)
+    stmt = stmt.with_only_columns(Case.township_code, func.count(), maintain_column_froms=True)
+    return dict(db.session.execute(stmt.group_by(Case.township_code)).all())
 
 
 def _search(stmt: Select, q: str) -> Select:
@@ -158,23 +188,41 @@ def assign(actor: Actor, case_ids: list[int], officer_id: int) -> int:
 
 
 def export_rows(page: QueuePage, names: dict[str, str], officer_names: dict[int, str]) -> list[list[Any]]:
-    """Rows for the Excel export of a queue page (no ID numbers)."""
+    """Rows for the Excel export of a queue page: labels, not codes; dates as dates; no ID numbers."""
+    from core.applications.programs import program_label
     from core.casework.models import CASE_KINDS
+    from core.desk.due import cue
 
-    header = ["编号", "类型", "事项", "乡镇（街道）", "环节", "最近期限", "法定期限", "经办人", "创建时间"]
+    today = clock.local_today()
+    header = [
+        "编号",
+        "类型",
+        "事项",
+        "乡镇（街道）",
+        "环节",
+        "最近期限",
+        "剩余工作日",
+        "期限提示",
+        "法定期限",
+        "经办人",
+        "创建时间",
+    ]
     rows: list[list[Any]] = [header]
     for case in page.items:
+        due_cue = None if case.clock_paused_at else cue(case.next_due, today)
         rows.append(
             [
                 case.reference,
-                CASE_KINDS.get(case.kind, case.kind),
+                program_label(case.program) if case.program else CASE_KINDS.get(case.kind, "其他"),
                 case.title,
                 names.get(case.township_code, case.township_code),
-                BUCKETS.get(case.stage or "", case.stage or ""),
+                BUCKETS.get(case.stage or "", "补正中（暂停计时）" if case.clock_paused_at else "办理中"),
                 case.next_due,
+                due_cue.remaining if due_cue else None,
+                "补正中（暂停计时）" if case.clock_paused_at else (due_cue.label if due_cue else ""),
                 case.limit_date,
                 officer_names.get(case.assignee_officer_id or 0, ""),
-                clock.to_local(case.created_at).strftime("%Y-%m-%d %H:%M"),
+                clock.to_local(case.created_at).replace(tzinfo=None),
             ]
         )
     return rows

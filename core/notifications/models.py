@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -15,7 +15,7 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))  # sms | wechat | console
+    channel: Mapped[str] = mapped_column(String(20))  # sms | wechat | console | portal (the officers' inbox)
     recipient: Mapped[str] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict] = mapped_column(JSON)
@@ -26,3 +26,21 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class PortalNotification(db.Model):
+    """A message in an officer's portal inbox (通知中心), written when its outbox message is delivered."""
+
+    __tablename__ = "portal_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"), unique=True)
+    template: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(String(1000))
+    link: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_portal_notifications_officer_read", "officer_id", "read_at"),)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core import clock
 from core.database import db, enqueue_after_commit
+from core.notifications import inbox
 from core.notifications.channels import Channel, SendError
 from core.notifications.models import OutboxMessage
 
@@ -69,7 +70,13 @@ def deliver(message_id: int) -> str:
     payload = {k: v for k, v in message.payload.items() if k != "_redact"}
     message.attempts += 1
     try:
-        provider_id = _channel_factory(message.channel).send(message.recipient, message.template, payload)
+        if message.channel == inbox.CHANNEL:  # the officers' portal inbox: a row in this database
+            try:
+                provider_id = f"inbox-{inbox.store(message, payload).id}"
+            except ValueError as exc:
+                raise SendError(str(exc), permanent=True) from exc
+        else:
+            provider_id = _channel_factory(message.channel).send(message.recipient, message.template, payload)
     except SendError as exc:
         message.last_error = str(exc)[:500]
         if exc.permanent or message.attempts >= MAX_ATTEMPTS:

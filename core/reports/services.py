@@ -24,6 +24,7 @@ from core.notifications import services as outbox
 from core.regions.models import Region
 from core.regions.services import names_for
 from core.reports.models import Report, ReportEvent, ReportPhoto, ReportSetting
+from core.reports.rules import STEP_TRANSITIONS
 from core.reports.vocabulary import (
     AGE_GROUPS,
     CATEGORIES,
@@ -434,7 +435,7 @@ def is_overdue(report: Report) -> bool:
     )
 
 
-TRANSITIONS = {"contacted": ("new",), "visited": ("new", "contacted")}
+TRANSITIONS = STEP_TRANSITIONS
 
 
 def record_step(actor: Actor, report_id: int, step: str, note: str | None = None) -> Report:

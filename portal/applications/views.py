@@ -17,7 +17,7 @@ from core.applications.workflow.definitions import STEP_LABELS
 from core.authorizations import services as authorizations
 from core.authorizations.models import METHODS as AUTH_METHODS
 from core.authorizations.models import STATUSES as AUTH_STATUSES
-from core.casework.models import STEP_STATUSES
+from core.casework.models import STEP_FILE_KINDS, STEP_STATUSES
 from core.files import storage
 from core.households import vocabulary
 from core.identity import services as identity
@@ -67,6 +67,8 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         v=vocabulary,
         applicant_id=(app.applicant_id_number if reveal else mask(app.applicant_id_number)),
         steps=steps,
+        step_files=workflow.step_files([s.id for s in steps]),
+        step_file_kinds=STEP_FILE_KINDS,
         step_labels=STEP_LABELS,
         step_statuses=STEP_STATUSES,
         officer_names=officer_display_names(officer_ids),
@@ -150,10 +152,26 @@ def attachment(application_id: int, attachment_id: int):
     )
 
 
+def _home_visit_files() -> workflow.HomeVisitFiles:
+    """Photos from the camera and signatures drawn on screen, read within the configured limits."""
+    cfg = current_app.config
+    photo_limit, signature_limit = cfg["MAX_UPLOAD_BYTES"], cfg["SIGNATURE_MAX_BYTES"]
+    photos = [
+        (f.read(photo_limit + 1), f.filename)
+        for f in request.files.getlist("photos")[: workflow.MAX_HOME_VISIT_PHOTOS + 1]
+        if f.filename
+    ]
+    signatures = {}
+    for kind in workflow.HOME_VISIT_SIGNATURES:
+        upload = request.files.get(kind)
+        signatures[kind] = upload.read(signature_limit + 1) if upload else b""
+    return workflow.HomeVisitFiles(photos, signatures, photo_limit, signature_limit)
+
+
 STEP_ACTIONS = {
     "claim": lambda actor, step_id, form, version: workflow.claim(actor, step_id, version=version),
     "investigate": lambda actor, step_id, form, version: workflow.complete_investigation(
-        actor, step_id, form, version=version
+        actor, step_id, form, version=version, files=_home_visit_files()
     ),
     "review": lambda actor, step_id, form, version: workflow.complete_review(actor, step_id, form, version=version),
     "notice_start": lambda actor, step_id, form, version: workflow.start_notice(actor, step_id, version=version),
@@ -182,6 +200,19 @@ def step_action(application_id: int, step_id: int, action: str):
     form = request.form.to_dict()
     version = request.form.get("version", type=int)
     return _act(application_id, lambda: STEP_ACTIONS[action](g.actor, step_id, form, version), ACTION_MESSAGES[action])
+
+
+@bp.route("/<int:application_id>/step-files/<int:file_id>")
+def step_file(application_id: int, file_id: int):
+    """A home-visit photo or signature (an <img> shows it; opened directly it is a download)."""
+    applications.get_for_officer(g.actor, application_id)
+    item = workflow.get_step_file(g.actor, application_id, file_id)
+    return send_file(
+        storage.open_path(item.storage_key),
+        mimetype=item.content_type,
+        download_name=f"{item.kind}-{item.id}.{storage.EXTENSIONS.get(item.content_type, 'bin')}",
+        as_attachment=True,
+    )
 
 
 @bp.route("/<int:application_id>/extend", methods=["POST"])

@@ -128,7 +128,9 @@ def totp():
         except AuthenticationFailed as err:
             if err.keep_changes:
                 commit()
-            flash(err.message, "error")
+            form.code.data = ""  # a wrong code is never left in the field: the next attempt starts empty
+            form.code.raw_data = []
+            form.code.errors = [err.message]
             return render_template("auth/totp.html", form=form), 401
         target = safe_target(session.get("next"), _home())
         portal_session.replace(officer.id)  # the logged-in session gets its own, new id

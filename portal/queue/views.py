@@ -10,7 +10,7 @@ from core.applications import conflicts
 from core.applications.programs import PROGRAMS
 from core.casework import services as casework
 from core.casework.models import CASE_KINDS, CASE_STATUSES
-from core.desk import queues
+from core.desk import dashboard, queues
 from core.errors import DomainError
 from core.regions import services as regions
 from portal.exports import xlsx_response
@@ -56,8 +56,11 @@ def index():
     names = regions.names_for({c.township_code for c in result.items} | ({scope} if scope else set()))
     officer_names = officer_display_names({c.assignee_officer_id for c in result.items if c.assignee_officer_id})
     if export:
+        label = queues.BUCKETS[f["bucket"]]
         return xlsx_response(
-            {f"queue-{f['bucket']}": queues.export_rows(result, names, officer_names)}, f"queue-{f['bucket']}"
+            {label: queues.export_rows(result, names, officer_names)},
+            f"待办队列-{label}",
+            title=f"{names.get(scope, '') if scope else '全部辖区'} 待办队列（{label}）",
         )
     townships = regions.list_children(scope) if scope and len(scope) == 6 else []
     return render_template(
@@ -72,6 +75,7 @@ def index():
         filters=f,
         buckets=queues.BUCKETS,
         counts=queues.counts(g.actor),
+        desk=dashboard.township_desk(g.actor) if len(g.actor.region_code or "") == 9 else None,
         sorts=queues.SORTS,
         officers=queues.officers_in_scope(g.actor),
         officer_names=officer_names,

@@ -13,6 +13,7 @@ from core.errors import DomainError
 from core.files import storage
 from core.idnumber import mask
 from core.regions import services as regions
+from core.reports import rules
 from core.reports import services as reports
 from core.reports.vocabulary import AGE_GROUPS, CATEGORIES, OUTCOMES, REPORTER_ROLES, STATUSES, URGENCY
 from portal.feedback import act, flash_error
@@ -69,7 +70,7 @@ def overdue():
     )
 
 
-def _page(report_id: int, status: int = 200):
+def _page(report_id: int, status: int = 200, *, errors: dict | None = None, values: dict | None = None):
     report = reports.get_for_officer(g.actor, report_id)
     codes = {report.township_code, report.village_code} - {None}
     original = reports.get_for_officer(g.actor, report.duplicate_of_id) if report.duplicate_of_id else None
@@ -84,6 +85,9 @@ def _page(report_id: int, status: int = 200):
         masked_id=mask(report.person_id_number),
         overdue=reports.is_overdue(report),
         programs=PROGRAMS,
+        actions=rules.next_actions(report),
+        field_errors=errors or {},
+        form_values=values or {},
         **LABELS,
     ), status
 
@@ -114,8 +118,15 @@ def step(report_id: int):
 
 @bp.route("/reports/<int:report_id>/close", methods=["POST"])
 def close(report_id: int):
-    outcome = request.form.get("outcome", "")
-    return _act(report_id, lambda: reports.close(g.actor, report_id, outcome, request.form.get("note")), "已办结")
+    """Close with an outcome the officer chose (there is no default); errors shown next to the fields."""
+    outcome, note = request.form.get("outcome", ""), request.form.get("note")
+    try:
+        reports.close(g.actor, report_id, outcome, note)
+    except DomainError as err:
+        flash_error(err)
+        return _page(report_id, err.status, errors=err.errors, values={"outcome": outcome, "note": note or ""})
+    flash("已办结", "info")
+    return redirect(url_for("portal_reports.detail", report_id=report_id))
 
 
 @bp.route("/reports/<int:report_id>/refer", methods=["POST"])

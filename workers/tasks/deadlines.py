@@ -3,8 +3,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from core.actor import SYSTEM
-from core.casework import deadlines
 from core.database import commit
+from core.desk import deadlines
 
 
 @shared_task(name=deadlines.TASK, acks_late=True)

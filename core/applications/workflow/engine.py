@@ -4,6 +4,7 @@ notice, county confirmation (or a township decision), statutory clocks, claims a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,9 +20,10 @@ from core.applications.settings import effective
 from core.applications.workflow.definitions import STEP_LABELS, WORKFLOWS, StepDef, Workflow
 from core.audit import services as audit
 from core.casework import services as casework
-from core.casework.models import Case, CaseStep
+from core.casework.models import Case, CaseStep, StepFile
 from core.database import db
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.files import signatures, storage
 from core.regions.services import names_for
 
 STALE_CLAIM_HOURS = 8
@@ -217,8 +219,97 @@ def _complete(actor: Actor, step: CaseStep, case: Case, app: Application, record
     return step
 
 
-def complete_investigation(actor: Actor, step_id: int, data: dict, *, version: int | None = None) -> CaseStep:
-    """Record the data check, the home visit or the neighbourhood appraisal."""
+MAX_HOME_VISIT_PHOTOS = 9
+HOME_VISIT_SIGNATURES = ("signature_applicant", "signature_investigator_1", "signature_investigator_2")
+
+
+@dataclass(frozen=True)
+class HomeVisitFiles:
+    """What the officer captured in the household: photos from the camera and signatures drawn on screen."""
+
+    photos: list[tuple[bytes, str | None]] = field(default_factory=list)
+    signatures: dict[str, bytes] = field(default_factory=dict)  # kind (HOME_VISIT_SIGNATURES) -> PNG
+    photo_max_bytes: int = 10 * 1024 * 1024
+    signature_max_bytes: int = 512 * 1024
+
+
+def _check_home_visit_files(files: HomeVisitFiles, errors: dict) -> None:
+    photos = [p for p in files.photos if p[0]]
+    if not photos:
+        errors["photos"] = ["请拍摄或上传至少一张入户照片"]
+    elif len(photos) > MAX_HOME_VISIT_PHOTOS:
+        errors["photos"] = [f"入户照片最多{MAX_HOME_VISIT_PHOTOS}张"]
+    for kind in HOME_VISIT_SIGNATURES:
+        try:
+            signatures.check_png(files.signatures.get(kind) or b"", files.signature_max_bytes, field=kind)
+        except ValidationFailed as err:
+            errors.update(err.errors)
+
+
+def _store_home_visit_files(actor: Actor, step: CaseStep, files: HomeVisitFiles) -> int:
+    """Store photos (re-encoded, EXIF and GPS removed) and signatures; all or none."""
+    stored: list[storage.StoredFile] = []
+    try:
+        items = [
+            ("photo", data, name, (storage.JPEG, storage.PNG), files.photo_max_bytes)
+            for data, name in files.photos
+            if data
+        ]
+        items += [
+            (kind, files.signatures[kind], f"{kind}.png", (storage.PNG,), files.signature_max_bytes)
+            for kind in HOME_VISIT_SIGNATURES
+        ]
+        for kind, data, name, allowed, limit in items:
+            field_name = "photos" if kind == "photo" else kind
+            saved = storage.store_upload(
+                data, name, allowed=allowed, max_bytes=limit, area="home_visits", field=field_name
+            )
+            stored.append(saved)
+            db.session.add(
+                StepFile(
+                    step_id=step.id,
+                    kind=kind,
+                    content_type=saved.content_type,
+                    size=saved.size,
+                    sha256=saved.sha256,
+                    storage_key=saved.storage_key,
+                    uploaded_by_officer_id=actor.id,
+                )
+            )
+    except Exception:
+        for saved in stored:
+            storage.delete(saved.storage_key)
+        raise
+    db.session.flush()
+    return sum(1 for kind, *_ in items if kind == "photo")
+
+
+def step_files(step_ids: list[int]) -> dict[int, list[StepFile]]:
+    rows = (
+        db.session.scalars(select(StepFile).where(StepFile.step_id.in_(step_ids)).order_by(StepFile.id))
+        if step_ids
+        else []
+    )
+    result: dict[int, list[StepFile]] = {}
+    for row in rows:
+        result.setdefault(row.step_id, []).append(row)
+    return result
+
+
+def get_step_file(actor: Actor, application_id: int, file_id: int) -> StepFile:
+    """A photo or signature of a step of this application, within the officer's region (else 404)."""
+    row = db.session.get(StepFile, file_id)
+    step = db.session.get(CaseStep, row.step_id) if row else None
+    case = casework.get_case_for_officer(actor, step.case_id) if step else None
+    if row is None or case is None or case.subject_type != "application" or case.subject_id != application_id:
+        raise NotFound("未找到该文件")
+    return row
+
+
+def complete_investigation(
+    actor: Actor, step_id: int, data: dict, *, version: int | None = None, files: HomeVisitFiles | None = None
+) -> CaseStep:
+    """Record the data check, the home visit (with its photos and on-screen signatures) or the appraisal."""
     step, case, app = get_step(actor, step_id)
     _check_version(step, version)
     _ensure_claim(actor, step, case, app)
@@ -234,9 +325,11 @@ def complete_investigation(actor: Actor, step_id: int, data: dict, *, version: i
         if record["investigator_1"] and record["investigator_1"] == record["investigator_2"]:
             errors["investigator_2"] = ["入户调查须由两名工作人员进行"]
         record["findings"] = _text(data, "findings", "调查记录", errors)
-        if data.get("signed") not in (True, "1", "on", "true"):
-            errors["signed"] = ["请确认调查人和申请人已在调查表上签字"]
-        record["signed"] = True
+        files = files or HomeVisitFiles()
+        _check_home_visit_files(files, errors)
+        if not errors:
+            record["photos"] = _store_home_visit_files(actor, step, files)
+            record["signed"] = True
     elif step.step == "appraisal":
         record["findings"] = _text(data, "findings", "评议结果", errors)
     else:
