@@ -211,6 +211,64 @@ def test_rebinding_needs_a_reason_and_a_new_verification_and_is_audited(client, 
         assert entry.detail["rebind_reason"] == "当初录错了身份证号" and entry.detail["rebind_from"]
 
 
+def test_after_rebinding_the_account_no_longer_acts_for_the_old_number(client, app, province):
+    """A recycled phone number: its new holder re-binds the account to their own, verified, number. The
+    old person's applications stay with the old person (and their other log-ins), not with the account."""
+    headers, application = _victim_with_application(client)
+    draft = client.post("/api/v1/applications", headers=headers, json=draft_body(*VICTIM)).get_json()
+    other_login = citizen_headers(client, VICTIM_NEW_PHONE)
+    claim_real_name(client, other_login, *VICTIM)
+    assert _verify(client, other_login)["status"] == "passed"
+    newcomer = ("吴强", id_number(date(1990, 2, 2), 71))
+    FakeProvince.registry[newcomer[1]] = (newcomer[0], {VICTIM_PHONE})  # the carrier re-registered the number
+    resp = client.post(
+        "/api/v1/me/real-name",
+        headers=headers,
+        json={"name": newcomer[0], "id_number": newcomer[1], "rebind_reason": "手机号码是新办的"},
+    )
+    assert resp.status_code == 200
+    assert _verify(client, headers)["status"] == "passed"
+
+    assert client.get("/api/v1/applications", headers=headers).get_json() == []
+    for method, path, body in (
+        ("get", f"/api/v1/applications/{application['id']}", None),
+        ("get", f"/api/v1/applications/{application['id']}/timeline", None),
+        ("get", f"/api/v1/applications/{application['id']}/attachments", None),
+        ("post", f"/api/v1/applications/{application['id']}/withdraw", {"reason": "不需要了"}),
+        ("get", f"/api/v1/applications/{draft['id']}", None),
+        ("patch", f"/api/v1/applications/{draft['id']}", {"hardship_reason": "改掉"}),
+        ("delete", f"/api/v1/applications/{draft['id']}", None),
+    ):
+        resp = getattr(client, method)(path, headers=headers, json=body)
+        assert resp.status_code == 404, (method, path, resp.status_code)
+        assert VICTIM[1] not in resp.get_data(as_text=True)
+    # the person keeps everything through their other log-in, drafts included
+    listed = {a["id"] for a in client.get("/api/v1/applications", headers=other_login).get_json()}
+    assert listed == {application["id"], draft["id"]}
+    assert client.get(f"/api/v1/applications/{application['id']}", headers=other_login).get_json()["status"] == (
+        "submitted"
+    )
+
+
+def test_a_linked_login_acts_as_the_person_not_as_a_stranger(client, app, province):
+    """Another log-in of the same person may issue the household's QR codes, and a second application for
+    the same applicant from it is the person's own duplicate (409), not a conflict for the townships."""
+    _first, application = _victim_with_application(client)
+    second = citizen_headers(client, VICTIM_NEW_PHONE)
+    claim_real_name(client, second, *VICTIM)
+    assert _verify(client, second)["status"] == "passed"
+    requests = client.get(f"/api/v1/applications/{application['id']}/authorizations", headers=second).get_json()
+    qr = client.post(
+        f"/api/v1/applications/{application['id']}/authorizations/{requests[0]['id']}/qrcode", headers=second
+    )
+    assert qr.status_code == 201, qr.get_json()
+    created = client.post("/api/v1/applications", headers=second, json=draft_body(*VICTIM)).get_json()
+    for material in ("id_card", "hukou"):
+        upload(client, second, created["id"], material, jpeg_bytes())
+    again = client.post(f"/api/v1/applications/{created['id']}/submit", headers=second)
+    assert again.status_code == 409 and again.get_json()["status"] == "duplicate_application"
+
+
 def test_identity_service_outage_answers_503_and_changes_nothing(client, app, province):
     headers = citizen_headers(client, VICTIM_PHONE)
     claim_real_name(client, headers, *VICTIM)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from core import clock, crypto
 from core.accounts.models import User
 from core.actor import Actor
+from core.applications import services as applications
 from core.applications.models import Application
 from core.applications.workflow import register_gate
 from core.audit import services as audit
@@ -161,7 +162,7 @@ def get_request(app: Application, request_id: int) -> AuthorizationRequest:
 
 
 def _require_owner(user: User, app: Application) -> None:
-    if app.created_by_user_id != user.id and not (user.id_number and user.id_number == app.applicant_id_number):
+    if not (applications.is_creator(user, app) or applications.is_principal(user, app)):
         raise NotFound("未找到该申请", code="application_not_found")
 
 
@@ -651,10 +652,8 @@ def revoke(actor: Actor, user: User, app: Application, request_id: int) -> Autho
     """Before the data verification starts, a member may withdraw the authorization."""
     from core.casework.models import CaseStep
 
-    if (
-        not (user.id_number and user.id_number == get_request(app, request_id).member_id_number)
-        and app.created_by_user_id != user.id
-    ):
+    member = get_request(app, request_id).member_id_number
+    if not (user.id_number and user.id_number == member) and not applications.is_creator(user, app):
         raise NotFound("未找到该成员的授权", code="authorization_not_found")
     request = get_request(app, request_id)
     if app.case_id and db.session.scalar(

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
 from core.accounts.models import Officer, User
 from core.actor import Actor
+from core.applications.models import Application
 from core.audit import services as audit
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
@@ -78,13 +79,6 @@ def acting_identity(user: User) -> tuple[str | None, str | None, bool]:
     if claim is not None:
         return claim.claimed_name, claim.claimed_id_number, False
     return None, None, False
-
-
-def linked_user_ids(user: User) -> Any:
-    """A SQL expression: ids of every log-in of this person (just this account while unverified)."""
-    if user.identity_id is None:
-        return select(User.id).where(User.id == user.id).scalar_subquery()
-    return select(User.id).where(User.identity_id == user.identity_id)
 
 
 def linked_logins(user: User) -> list[User]:
@@ -416,6 +410,15 @@ def _complete(actor: Actor, verification: IdentityVerification) -> IdentityVerif
     )
     if others:
         _tell_other_logins(identity, user)
+    if previous is None:
+        # drafts made before the first verification become the person's (seen from every linked log-in);
+        # a re-binding moves nothing: what was made for the old identity stays with it
+        db.session.execute(
+            update(Application)
+            .where(Application.created_by_user_id == user.id, Application.created_by_identity_id.is_(None))
+            .values(created_by_identity_id=identity.id)
+            .execution_options(synchronize_session=False)
+        )
     db.session.flush()
     return verification
 
