@@ -45,6 +45,7 @@ VICTIM_PHONE, VICTIM_NEW_PHONE, ATTACKER_PHONE = "13900090001", "13900090002", "
 class FakeProvince(BaseHTTPRequestHandler):
     registry: ClassVar[dict[str, tuple[str, set[str]]]] = {}  # id number -> (name, phones registered to it)
     down = False
+    odd: ClassVar[tuple[int, bytes] | None] = None
     calls = 0
 
     def do_POST(self):
@@ -52,6 +53,13 @@ class FakeProvince(BaseHTTPRequestHandler):
         if type(self).down:
             self.send_response(503)
             self.end_headers()
+            return
+        if type(self).odd is not None:  # a provider answering something we did not ask for
+            status, payload = type(self).odd
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
             return
         assert self.headers["Authorization"] == "Bearer province-key"
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -75,7 +83,7 @@ class FakeProvince(BaseHTTPRequestHandler):
 @pytest.fixture
 def province(app, monkeypatch):
     FakeProvince.registry = {VICTIM[1]: (VICTIM[0], {VICTIM_PHONE, VICTIM_NEW_PHONE})}
-    FakeProvince.down, FakeProvince.calls = False, 0
+    FakeProvince.down, FakeProvince.odd, FakeProvince.calls = False, None, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeProvince)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -283,6 +291,45 @@ def test_identity_service_outage_answers_503_and_changes_nothing(client, app, pr
     with app.app_context():
         statuses = db.session.scalars(select(IdentityVerification.status)).all()
         assert statuses == ["pending"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        (401, b'{"error": "invalid api key"}'),
+        (429, b'{"error": "quota"}'),
+        (200, b"[]"),
+        (200, b'"match"'),
+        (200, b"null"),
+        (200, b'{"result": "maybe"}'),
+        (200, b"<html>proxy error</html>"),
+    ],
+)
+def test_an_odd_identity_service_answer_is_503_not_a_500_nor_the_users_failure(client, app, province, odd):
+    """Whatever the provider answers besides match / mismatch / phone_mismatch (a refused key, a quota, a
+    list, an unknown result) says nothing about the citizen: 503, nothing changes, no attempt counted."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    FakeProvince.odd = odd
+    resp = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.get_json()["status"] == "identity_service_down" and "稍后再试" in resp.get_json()["message"]
+    with app.app_context():
+        assert db.session.scalars(select(IdentityVerification.status)).all() == ["pending"]
+
+
+def test_a_name_and_number_mismatch_is_not_reported_as_a_failed_face_check(client, app, province):
+    """The identity service's and the face check's "mismatch" are different failures with different advice."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, "陈淑英", VICTIM[1])  # a wrong name for the number
+    failed = _verify(client, headers)
+    assert failed["reason"] == "mismatch"
+    assert failed["reason_message"] == "姓名、身份证号与核验结果不一致"
+    secret = make_officer(app, "window2", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window2", secret)
+    page = officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True)
+    assert "未通过：姓名、身份证号与核验结果不一致" in page and "人脸比对未通过" not in page
 
 
 def test_failed_attempts_are_capped(client, app, province):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.identity.models import METHODS, REASONS, STATUSES
+from core.identity.models import METHODS, REASONS, STATUSES, reason_message
 from core.idnumber import mask
 from miniprogram_api.schemas import StrictSchema
 
@@ -114,7 +114,7 @@ class RealNameVerificationOut(Schema):
     status = fields.String(metadata={"enum": list(STATUSES)})
     status_label = fields.Function(lambda v: STATUSES[v.status])
     reason = fields.String(allow_none=True, metadata={"enum": list(REASONS)})
-    reason_message = fields.Function(lambda v: REASONS.get(v.reason or "") or None, allow_none=True)
+    reason_message = fields.Function(lambda v: reason_message(v.method, v.reason), allow_none=True)
     name = fields.String(attribute="claimed_name")
     id_number_masked = fields.Function(lambda v: mask(v.claimed_id_number))
     created_at = fields.DateTime()
