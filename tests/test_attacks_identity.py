@@ -26,6 +26,7 @@ from tests.conftest import SHARED
 from tests.helpers import (
     LIVE_LIN,
     LIVE_OBAMA,
+    bound_citizen,
     citizen_headers,
     claim_real_name,
     draft_body,
@@ -367,6 +368,24 @@ def test_window_verification_in_the_portal_is_recorded_and_shown(client, app):
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "identity.verified"))
         assert entry.actor_kind == "officer" and entry.detail["method"] == "window"
         assert db.session.scalar(select(func.count()).where(AuditEntry.action == "identity.view")) >= 1
+
+
+def test_a_window_note_longer_than_its_column_is_a_field_error_not_a_500(client, app):
+    headers = bound_citizen(client, VICTIM_PHONE, *VICTIM)
+    secret = make_officer(app, "window3", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window3", secret)
+    from tests.helpers import csrf_token
+
+    token = csrf_token(officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True))
+    other = ("陈淑芳", id_number(date(1958, 3, 9), 62))
+    form = {"phone": VICTIM_PHONE, "name": other[0], "id_number": other[1], "document_checked": "1"}
+    resp = officer.post("/portal/identity/window", data={**form, "csrf_token": token, "note": "录错" * 101})
+    assert resp.status_code == 303
+    page = officer.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "备注不超过100字" in page
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["id_number_masked"] == VICTIM[1][:4] + "*" * 10 + VICTIM[1][-4:]  # nothing changed
 
 
 def test_unverified_claim_cannot_open_a_member_qr(client, app, province):

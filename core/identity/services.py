@@ -39,6 +39,7 @@ NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[
 FACE_TASK = "faces.verify_identity"
 CHALLENGE_PURPOSE = "real_name"  # face challenges of real-name verification: subject = the user id
 OPEN = ("pending", "verifying")
+WINDOW_NOTE_MAX = 100  # the officer's note at the window (kept as provider_reference, and as the re-binding reason)
 
 
 @dataclass(frozen=True)
@@ -341,9 +342,12 @@ def verify_at_window(
     name, number = _validated(name, id_number)
     if not document_checked:
         raise ValidationFailed(errors={"document_checked": ["请当面核对居民身份证原件后勾选"]})
+    note = (note or "").strip()
+    if len(note) > WINDOW_NOTE_MAX:
+        raise ValidationFailed(errors={"note": [f"备注不超过{WINDOW_NOTE_MAX}字"]})
     rebind = None
     if is_verified(user) and user.id_number != number:
-        rebind = (note or "").strip()
+        rebind = note
         if len(rebind) < 4:
             raise ValidationFailed(errors={"note": ["该账号已实名为其他身份，更换须填写原因"]})
     for old in db.session.scalars(
@@ -360,7 +364,7 @@ def verify_at_window(
         status="verifying",
         officer_id=actor.id,
         rebind_reason=rebind,
-        provider_reference=(note or "")[:100] or None,
+        provider_reference=note or None,
         ip=actor.ip,
     )
     db.session.add(verification)
