@@ -416,6 +416,26 @@ def test_unverified_claim_cannot_open_a_member_qr(client, app, province):
     assert resp.status_code == 403 and resp.get_json()["status"] == "real_name_required"
 
 
+def test_an_unverified_account_cannot_ask_household_members_to_authorize(client, app, province):
+    """A claim opens nothing tied to an ID number: no QR codes or hand-overs for the members named in a
+    draft (each is a request to a real person, found by ID number, to consent to a check of their finances)."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    member = {"name": "陈小军", "id_number": id_number(date(1985, 7, 7), 81), "relation": "child"}
+    body = draft_body(*VICTIM, extra_members=[{**member, "health": "healthy", "employment": "employed"}])
+    app_id = client.post("/api/v1/applications", headers=headers, json=body).get_json()["id"]
+    requests = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    target = next(r for r in requests if r["member_name"] == member["name"])
+    base = f"/api/v1/applications/{app_id}/authorizations/{target['id']}"
+    for path in (f"{base}/qrcode", f"{base}/handover"):
+        refused = client.post(path, headers=headers)
+        assert refused.status_code == 403, (path, refused.get_json())
+        assert refused.get_json()["status"] == "real_name_unverified" and "实名核验" in refused.get_json()["message"]
+    assert _verify(client, headers)["status"] == "passed"
+    assert client.post(f"{base}/qrcode", headers=headers).status_code == 201
+    assert client.post(f"{base}/handover", headers=headers).status_code == 201
+
+
 def _open_letter(client, headers, token):
     """The letter behind a QR token (the token travels in a header, never in the URL)."""
     return client.get("/api/v1/authorizations/letter", headers={**headers, "X-Authorization-Token": token})

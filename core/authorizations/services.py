@@ -34,6 +34,7 @@ from core.authorizations.models import (
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.files import storage
+from core.identity import services as identity
 from core.idnumber import age_on, validate_id_number
 from core.liveness import services as liveness
 from core.liveness.models import FaceChallenge
@@ -166,6 +167,12 @@ def _require_owner(user: User, app: Application) -> None:
         raise NotFound("未找到该申请", code="application_not_found")
 
 
+def _require_verified(user: User) -> None:
+    """Asking a member (a person found by ID number) to authorize is acting for an identity: verified only."""
+    if not identity.is_verified(user):
+        raise PermissionDenied("请先完成实名核验后再请家庭成员授权", code="real_name_unverified")
+
+
 def _open_for_signing(request: AuthorizationRequest) -> None:
     if request.status == "locked":
         raise Conflict("人脸核验失败次数过多，请到乡镇（街道）窗口办理授权", code="authorization_locked")
@@ -195,6 +202,7 @@ def _new_token(request: AuthorizationRequest, user: User, kind: str, ttl: timede
 def issue_qr(actor: Actor, user: User, app: Application, request_id: int, *, ttl_hours: int) -> tuple[str, Any]:
     """A QR link for the member's own phone; an earlier one for the member stops working."""
     _require_owner(user, app)
+    _require_verified(user)
     plan(app)
     request = get_request(app, request_id)
     _open_for_signing(request)
@@ -214,6 +222,7 @@ def revoke_qr(actor: Actor, user: User, app: Application, request_id: int) -> No
 def start_handover(actor: Actor, user: User, app: Application, request_id: int, *, ttl_minutes: int) -> tuple[str, Any]:
     """Same phone, many people: a short session scoped to this one member."""
     _require_owner(user, app)
+    _require_verified(user)
     plan(app)
     request = get_request(app, request_id)
     _open_for_signing(request)
