@@ -388,6 +388,25 @@ def test_a_window_note_longer_than_its_column_is_a_field_error_not_a_500(client,
     assert me["id_number_masked"] == VICTIM[1][:4] + "*" * 10 + VICTIM[1][-4:]  # nothing changed
 
 
+def test_the_application_page_shows_the_verification_of_the_person_who_applied(client, app, province):
+    """After the log-in is re-bound to someone else, an officer still sees how the applicant was verified,
+    not how the log-in's new person was."""
+    _headers, application = _victim_with_application(client)
+    secret = make_officer(app, "window4", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window4", secret)
+    from tests.helpers import csrf_token
+
+    token = csrf_token(officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True))
+    other = ("吴强", id_number(date(1990, 2, 2), 71))
+    form = {"phone": VICTIM_PHONE, "name": other[0], "id_number": other[1], "document_checked": "1"}
+    done = officer.post("/portal/identity/window", data={**form, "csrf_token": token, "note": "手机号码已过户给本人"})
+    assert done.status_code == 302
+    page = officer.get(f"/portal/applications/{application['id']}").get_data(as_text=True)
+    shown = page.split('data-testid="submitter-verification">', 1)[1].split("</dd>", 1)[0]
+    assert "身份核验服务" in shown and "窗口" not in shown and "window4" not in shown
+
+
 def test_unverified_claim_cannot_open_a_member_qr(client, app, province):
     applicant, application = _victim_with_application(client)
     member = ("陈小军", id_number(date(1985, 7, 7), 81))

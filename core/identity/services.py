@@ -473,14 +473,16 @@ def person_view(actor: Actor, user: User) -> PersonView:
     return PersonView(user, identity, linked_logins(user), rows, officers)
 
 
-def last_passed(user_id: int) -> tuple[IdentityVerification, str | None] | None:
-    """The verification that made this account's current identity, with the officer's name for window ones."""
-    verification = db.session.scalar(
-        select(IdentityVerification)
-        .where(IdentityVerification.user_id == user_id, IdentityVerification.status == "passed")
-        .order_by(IdentityVerification.id.desc())
-        .limit(1)
+def last_passed(user_id: int | None, identity_id: int | None = None) -> tuple[IdentityVerification, str | None] | None:
+    """The latest passed verification of this account (for ``identity_id`` only, when given: the person an
+    application was made for, whatever the account was re-bound to since), with the officer's name for
+    window ones."""
+    stmt = select(IdentityVerification).where(
+        IdentityVerification.user_id == user_id, IdentityVerification.status == "passed"
     )
+    if identity_id is not None:
+        stmt = stmt.where(IdentityVerification.identity_id == identity_id)
+    verification = db.session.scalar(stmt.order_by(IdentityVerification.id.desc()).limit(1))
     if verification is None:
         return None
     officer = db.session.get(Officer, verification.officer_id) if verification.officer_id else None
