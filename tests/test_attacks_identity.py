@@ -370,6 +370,27 @@ def test_window_verification_in_the_portal_is_recorded_and_shown(client, app):
         assert db.session.scalar(select(func.count()).where(AuditEntry.action == "identity.view")) >= 1
 
 
+@pytest.mark.parametrize(
+    ("role", "region"), [("system_admin", None), ("city_admin", "3601"), ("county_officer", "360124")]
+)
+def test_only_a_township_officer_records_a_window_verification(client, app, role, region):
+    """The window is the township's: a system administrator (or a county or city account) binding a log-in
+    to an ID number would be a way round every other check (and round separation of duties)."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    secret = make_officer(app, "notwindow", role, region)
+    officer = app.test_client()
+    portal_login(officer, "notwindow", secret)
+    from tests.helpers import csrf_token
+
+    page = officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True)
+    assert "记录核验" not in page  # no form offered
+    form = {"phone": VICTIM_PHONE, "name": VICTIM[0], "id_number": VICTIM[1], "document_checked": "1"}
+    resp = officer.post("/portal/identity/window", data={**form, "csrf_token": csrf_token(page)})
+    assert resp.status_code == 303
+    assert "乡镇（街道）经办人员" in officer.get(resp.headers["Location"]).get_data(as_text=True)
+    assert client.get("/api/v1/me", headers=headers).get_json()["real_name_status"] == "unverified"
+
+
 def test_a_window_note_longer_than_its_column_is_a_field_error_not_a_500(client, app):
     headers = bound_citizen(client, VICTIM_PHONE, *VICTIM)
     secret = make_officer(app, "window3", "township_officer", "360124100")

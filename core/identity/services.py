@@ -39,6 +39,7 @@ NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[
 FACE_TASK = "faces.verify_identity"
 CHALLENGE_PURPOSE = "real_name"  # face challenges of real-name verification: subject = the user id
 OPEN = ("pending", "verifying")
+WINDOW_ROLE = "township_officer"  # who records a verification at the township window
 WINDOW_NOTE_MAX = 100  # the officer's note at the window (kept as provider_reference, and as the re-binding reason)
 
 
@@ -333,12 +334,18 @@ def run_face(
     return "passed"
 
 
+def can_verify_at_window(actor: Actor) -> bool:
+    return actor.kind == "officer" and WINDOW_ROLE in actor.roles
+
+
 def verify_at_window(
     actor: Actor, user: User, name: str, id_number: str, *, document_checked: bool, note: str | None
 ) -> IdentityVerification:
-    """An officer saw the person and their ID card at the township window (audited)."""
-    if actor.kind != "officer":
-        raise PermissionDenied()
+    """An officer saw the person and their ID card at the township window (audited). Township officers
+    only: the window is theirs, and an administrator binding log-ins to ID numbers would bypass every other
+    check (separation of duties)."""
+    if not can_verify_at_window(actor):
+        raise PermissionDenied("只有乡镇（街道）经办人员可以记录窗口实名核验", code="window_verification_forbidden")
     name, number = _validated(name, id_number)
     if not document_checked:
         raise ValidationFailed(errors={"document_checked": ["请当面核对居民身份证原件后勾选"]})

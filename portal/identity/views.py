@@ -31,6 +31,7 @@ def index():
         methods=METHODS,
         statuses=STATUSES,
         reason_message=reason_message,
+        can_verify=identity.can_verify_at_window(g.actor),
     ), status
 
 
