@@ -166,6 +166,7 @@ def activate(app: Flask) -> None:
     outbox.set_channel_factory(_channel_factory(app))
     celery = app.extensions["celery"]
     celery.set_default()
+    celery.set_current()  # shared tasks resolve through the current Celery app (a second app made itself current)
     set_task_dispatcher(app.extensions["task_dispatcher"])
 
 
