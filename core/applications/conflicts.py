@@ -2,9 +2,10 @@
 
 At submit, under a transaction-scoped lock per member ID number, an application's members are compared
 with every other open application of the same program. The only refusal left is the user's own
-duplicate (the same account already has an open application of this program for the same applicant);
-every other overlap opens an ``ApplicationConflict`` that an officer resolves. Citizens never learn
-about the other household; officers see only the side in their region. See docs/applications-conflicts.md.
+duplicate (the same person — any of their linked log-ins — already has an open application of this
+program for the same applicant); every other overlap opens an ``ApplicationConflict`` that an officer
+resolves. Citizens never learn about the other household; officers see only the side in their region.
+See docs/applications-conflicts.md.
 """
 
 from __future__ import annotations
