@@ -279,6 +279,31 @@ def test_huge_path_ids_are_404(client, app, draft, number):
     assert client.get(f"/api/v1/applications/{2**31 - 1}", headers=headers).status_code == 404
 
 
+@pytest.mark.parametrize("number", ["1" + "0" * 21, str(2**62), str(2**31), "²", "abc", "-1"])
+def test_portal_numbers_beyond_their_column_are_4xx_never_5xx(client, app, number):
+    """Page numbers, filters and ids in the portal's query strings and forms (PostgreSQL refuses numbers
+    beyond bigint/integer with NumericValueOutOfRange; SQLite cannot hold them at all)."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    officer = app.test_client()
+    portal_login(officer, "attack_nums", make_officer(app, "attack_nums", "township_officer", "360124100"))
+    for path in (
+        f"/portal/queue?page={number}",
+        f"/portal/reports?page={number}",
+        f"/portal/queue?assignee={number}",
+    ):
+        resp = officer.get(path)
+        assert resp.status_code in (200, 404), (path, resp.status_code)
+    from tests.helpers import csrf_token
+
+    token = csrf_token(officer.get("/portal/queue").get_data(as_text=True))
+    for form in ({"case_id": number, "officer_id": "1"}, {"case_id": "1", "officer_id": number}):
+        resp = officer.post("/portal/queue/assign", data={**form, "csrf_token": token})
+        assert resp.status_code == 303, (form, resp.status_code)
+    token = csrf_token(officer.get("/portal/reporters").get_data(as_text=True))
+    resp = officer.post("/portal/reporters", data={"revoke": number, "csrf_token": token})
+    assert resp.status_code == 404 and "未找到该授权" in resp.get_data(as_text=True)
+
+
 def test_path_id_bound_is_documented(client):
     spec = client.get("/api/openapi.json").get_json()
     (param,) = [p for p in spec["paths"]["/api/v1/applications/{application_id}"]["parameters"]]

@@ -337,6 +337,19 @@ def test_misused_challenges_are_refused(client, app, portraits):
         assert db.session.query(FaceVerification).count() == 1  # only the one real upload was queued
 
 
+def test_a_challenge_answers_only_its_own_purpose(app, ctx):
+    """A real-name challenge (subject: the user id) is no authorization challenge for a request that happens
+    to carry the same id, from the same session, and the other way round."""
+    from core.errors import NotFound
+    from core.liveness import services as liveness
+
+    for issued, taken in (("real_name", "authorization"), ("authorization", "real_name")):
+        challenge = liveness.issue_challenge(issued, 7, "session-1", ttl_seconds=180)
+        with pytest.raises(NotFound):
+            liveness.take_challenge(challenge.id, taken, 7, "session-1")
+        assert liveness.take_challenge(challenge.id, issued, 7, "session-1").used_at is not None
+
+
 def _actions(app, challenge_id: str) -> list[str]:
     with app.app_context():
         from core.liveness.models import FaceChallenge

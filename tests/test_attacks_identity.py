@@ -26,6 +26,7 @@ from tests.conftest import SHARED, unavailable
 from tests.helpers import (
     LIVE_LIN,
     LIVE_OBAMA,
+    bound_citizen,
     citizen_headers,
     claim_real_name,
     draft_body,
@@ -45,6 +46,7 @@ VICTIM_PHONE, VICTIM_NEW_PHONE, ATTACKER_PHONE = "13900090001", "13900090002", "
 class FakeProvince(BaseHTTPRequestHandler):
     registry: ClassVar[dict[str, tuple[str, set[str]]]] = {}  # id number -> (name, phones registered to it)
     down = False
+    odd: ClassVar[tuple[int, bytes] | None] = None
     calls = 0
 
     def do_POST(self):
@@ -52,6 +54,13 @@ class FakeProvince(BaseHTTPRequestHandler):
         if type(self).down:
             self.send_response(503)
             self.end_headers()
+            return
+        if type(self).odd is not None:  # a provider answering something we did not ask for
+            status, payload = type(self).odd
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
             return
         assert self.headers["Authorization"] == "Bearer province-key"
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -75,7 +84,7 @@ class FakeProvince(BaseHTTPRequestHandler):
 @pytest.fixture
 def province(app, monkeypatch):
     FakeProvince.registry = {VICTIM[1]: (VICTIM[0], {VICTIM_PHONE, VICTIM_NEW_PHONE})}
-    FakeProvince.down, FakeProvince.calls = False, 0
+    FakeProvince.down, FakeProvince.odd, FakeProvince.calls = False, None, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeProvince)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -211,6 +220,64 @@ def test_rebinding_needs_a_reason_and_a_new_verification_and_is_audited(client, 
         assert entry.detail["rebind_reason"] == "当初录错了身份证号" and entry.detail["rebind_from"]
 
 
+def test_after_rebinding_the_account_no_longer_acts_for_the_old_number(client, app, province):
+    """A recycled phone number: its new holder re-binds the account to their own, verified, number. The
+    old person's applications stay with the old person (and their other log-ins), not with the account."""
+    headers, application = _victim_with_application(client)
+    draft = client.post("/api/v1/applications", headers=headers, json=draft_body(*VICTIM)).get_json()
+    other_login = citizen_headers(client, VICTIM_NEW_PHONE)
+    claim_real_name(client, other_login, *VICTIM)
+    assert _verify(client, other_login)["status"] == "passed"
+    newcomer = ("吴强", id_number(date(1990, 2, 2), 71))
+    FakeProvince.registry[newcomer[1]] = (newcomer[0], {VICTIM_PHONE})  # the carrier re-registered the number
+    resp = client.post(
+        "/api/v1/me/real-name",
+        headers=headers,
+        json={"name": newcomer[0], "id_number": newcomer[1], "rebind_reason": "手机号码是新办的"},
+    )
+    assert resp.status_code == 200
+    assert _verify(client, headers)["status"] == "passed"
+
+    assert client.get("/api/v1/applications", headers=headers).get_json() == []
+    for method, path, body in (
+        ("get", f"/api/v1/applications/{application['id']}", None),
+        ("get", f"/api/v1/applications/{application['id']}/timeline", None),
+        ("get", f"/api/v1/applications/{application['id']}/attachments", None),
+        ("post", f"/api/v1/applications/{application['id']}/withdraw", {"reason": "不需要了"}),
+        ("get", f"/api/v1/applications/{draft['id']}", None),
+        ("patch", f"/api/v1/applications/{draft['id']}", {"hardship_reason": "改掉"}),
+        ("delete", f"/api/v1/applications/{draft['id']}", None),
+    ):
+        resp = getattr(client, method)(path, headers=headers, json=body)
+        assert resp.status_code == 404, (method, path, resp.status_code)
+        assert VICTIM[1] not in resp.get_data(as_text=True)
+    # the person keeps everything through their other log-in, drafts included
+    listed = {a["id"] for a in client.get("/api/v1/applications", headers=other_login).get_json()}
+    assert listed == {application["id"], draft["id"]}
+    assert client.get(f"/api/v1/applications/{application['id']}", headers=other_login).get_json()["status"] == (
+        "submitted"
+    )
+
+
+def test_a_linked_login_acts_as_the_person_not_as_a_stranger(client, app, province):
+    """Another log-in of the same person may issue the household's QR codes, and a second application for
+    the same applicant from it is the person's own duplicate (409), not a conflict for the townships."""
+    _first, application = _victim_with_application(client)
+    second = citizen_headers(client, VICTIM_NEW_PHONE)
+    claim_real_name(client, second, *VICTIM)
+    assert _verify(client, second)["status"] == "passed"
+    requests = client.get(f"/api/v1/applications/{application['id']}/authorizations", headers=second).get_json()
+    qr = client.post(
+        f"/api/v1/applications/{application['id']}/authorizations/{requests[0]['id']}/qrcode", headers=second
+    )
+    assert qr.status_code == 201, qr.get_json()
+    created = client.post("/api/v1/applications", headers=second, json=draft_body(*VICTIM)).get_json()
+    for material in ("id_card", "hukou"):
+        upload(client, second, created["id"], material, jpeg_bytes())
+    again = client.post(f"/api/v1/applications/{created['id']}/submit", headers=second)
+    assert again.status_code == 409 and again.get_json()["status"] == "duplicate_application"
+
+
 def test_identity_service_outage_answers_503_and_changes_nothing(client, app, province):
     headers = citizen_headers(client, VICTIM_PHONE)
     claim_real_name(client, headers, *VICTIM)
@@ -225,6 +292,45 @@ def test_identity_service_outage_answers_503_and_changes_nothing(client, app, pr
     with app.app_context():
         statuses = db.session.scalars(select(IdentityVerification.status)).all()
         assert statuses == ["pending"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        (401, b'{"error": "invalid api key"}'),
+        (429, b'{"error": "quota"}'),
+        (200, b"[]"),
+        (200, b'"match"'),
+        (200, b"null"),
+        (200, b'{"result": "maybe"}'),
+        (200, b"<html>proxy error</html>"),
+    ],
+)
+def test_an_odd_identity_service_answer_is_503_not_a_500_nor_the_users_failure(client, app, province, odd):
+    """Whatever the provider answers besides match / mismatch / phone_mismatch (a refused key, a quota, a
+    list, an unknown result) says nothing about the citizen: 503, nothing changes, no attempt counted."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    FakeProvince.odd = odd
+    resp = client.post("/api/v1/me/real-name/verify", headers=headers, json={"method": "id_service"})
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.get_json()["status"] == "identity_service_down" and "稍后再试" in resp.get_json()["message"]
+    with app.app_context():
+        assert db.session.scalars(select(IdentityVerification.status)).all() == ["pending"]
+
+
+def test_a_name_and_number_mismatch_is_not_reported_as_a_failed_face_check(client, app, province):
+    """The identity service's and the face check's "mismatch" are different failures with different advice."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, "陈淑英", VICTIM[1])  # a wrong name for the number
+    failed = _verify(client, headers)
+    assert failed["reason"] == "mismatch"
+    assert failed["reason_message"] == "姓名、身份证号与核验结果不一致"
+    secret = make_officer(app, "window2", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window2", secret)
+    page = officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True)
+    assert "未通过：姓名、身份证号与核验结果不一致" in page and "人脸比对未通过" not in page
 
 
 def test_failed_attempts_are_capped(client, app, province):
@@ -264,6 +370,64 @@ def test_window_verification_in_the_portal_is_recorded_and_shown(client, app):
         assert db.session.scalar(select(func.count()).where(AuditEntry.action == "identity.view")) >= 1
 
 
+@pytest.mark.parametrize(
+    ("role", "region"), [("system_admin", None), ("city_admin", "3601"), ("county_officer", "360124")]
+)
+def test_only_a_township_officer_records_a_window_verification(client, app, role, region):
+    """The window is the township's: a system administrator (or a county or city account) binding a log-in
+    to an ID number would be a way round every other check (and round separation of duties)."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    secret = make_officer(app, "notwindow", role, region)
+    officer = app.test_client()
+    portal_login(officer, "notwindow", secret)
+    from tests.helpers import csrf_token
+
+    page = officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True)
+    assert "记录核验" not in page  # no form offered
+    form = {"phone": VICTIM_PHONE, "name": VICTIM[0], "id_number": VICTIM[1], "document_checked": "1"}
+    resp = officer.post("/portal/identity/window", data={**form, "csrf_token": csrf_token(page)})
+    assert resp.status_code == 303
+    assert "乡镇（街道）经办人员" in officer.get(resp.headers["Location"]).get_data(as_text=True)
+    assert client.get("/api/v1/me", headers=headers).get_json()["real_name_status"] == "unverified"
+
+
+def test_a_window_note_longer_than_its_column_is_a_field_error_not_a_500(client, app):
+    headers = bound_citizen(client, VICTIM_PHONE, *VICTIM)
+    secret = make_officer(app, "window3", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window3", secret)
+    from tests.helpers import csrf_token
+
+    token = csrf_token(officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True))
+    other = ("陈淑芳", id_number(date(1958, 3, 9), 62))
+    form = {"phone": VICTIM_PHONE, "name": other[0], "id_number": other[1], "document_checked": "1"}
+    resp = officer.post("/portal/identity/window", data={**form, "csrf_token": token, "note": "录错" * 101})
+    assert resp.status_code == 303
+    page = officer.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "备注不超过100字" in page
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["id_number_masked"] == VICTIM[1][:4] + "*" * 10 + VICTIM[1][-4:]  # nothing changed
+
+
+def test_the_application_page_shows_the_verification_of_the_person_who_applied(client, app, province):
+    """After the log-in is re-bound to someone else, an officer still sees how the applicant was verified,
+    not how the log-in's new person was."""
+    _headers, application = _victim_with_application(client)
+    secret = make_officer(app, "window4", "township_officer", "360124100")
+    officer = app.test_client()
+    portal_login(officer, "window4", secret)
+    from tests.helpers import csrf_token
+
+    token = csrf_token(officer.get(f"/portal/identity?phone={VICTIM_PHONE}").get_data(as_text=True))
+    other = ("吴强", id_number(date(1990, 2, 2), 71))
+    form = {"phone": VICTIM_PHONE, "name": other[0], "id_number": other[1], "document_checked": "1"}
+    done = officer.post("/portal/identity/window", data={**form, "csrf_token": token, "note": "手机号码已过户给本人"})
+    assert done.status_code == 302
+    page = officer.get(f"/portal/applications/{application['id']}").get_data(as_text=True)
+    shown = page.split('data-testid="submitter-verification">', 1)[1].split("</dd>", 1)[0]
+    assert "身份核验服务" in shown and "窗口" not in shown and "window4" not in shown
+
+
 def test_unverified_claim_cannot_open_a_member_qr(client, app, province):
     applicant, application = _victim_with_application(client)
     member = ("陈小军", id_number(date(1985, 7, 7), 81))
@@ -290,6 +454,26 @@ def test_unverified_claim_cannot_open_a_member_qr(client, app, province):
     claim_real_name(client, attacker, *member)  # claims the member's identity without proof
     resp = _open_letter(client, attacker, token)
     assert resp.status_code == 403 and resp.get_json()["status"] == "real_name_required"
+
+
+def test_an_unverified_account_cannot_ask_household_members_to_authorize(client, app, province):
+    """A claim opens nothing tied to an ID number: no QR codes or hand-overs for the members named in a
+    draft (each is a request to a real person, found by ID number, to consent to a check of their finances)."""
+    headers = citizen_headers(client, VICTIM_PHONE)
+    claim_real_name(client, headers, *VICTIM)
+    member = {"name": "陈小军", "id_number": id_number(date(1985, 7, 7), 81), "relation": "child"}
+    body = draft_body(*VICTIM, extra_members=[{**member, "health": "healthy", "employment": "employed"}])
+    app_id = client.post("/api/v1/applications", headers=headers, json=body).get_json()["id"]
+    requests = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    target = next(r for r in requests if r["member_name"] == member["name"])
+    base = f"/api/v1/applications/{app_id}/authorizations/{target['id']}"
+    for path in (f"{base}/qrcode", f"{base}/handover"):
+        refused = client.post(path, headers=headers)
+        assert refused.status_code == 403, (path, refused.get_json())
+        assert refused.get_json()["status"] == "real_name_unverified" and "实名核验" in refused.get_json()["message"]
+    assert _verify(client, headers)["status"] == "passed"
+    assert client.post(f"{base}/qrcode", headers=headers).status_code == 201
+    assert client.post(f"{base}/handover", headers=headers).status_code == 201
 
 
 def _open_letter(client, headers, token):

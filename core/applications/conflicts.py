@@ -2,9 +2,10 @@
 
 At submit, under a transaction-scoped lock per member ID number, an application's members are compared
 with every other open application of the same program. The only refusal left is the user's own
-duplicate (the same account already has an open application of this program for the same applicant);
-every other overlap opens an ``ApplicationConflict`` that an officer resolves. Citizens never learn
-about the other household; officers see only the side in their region. See docs/applications-conflicts.md.
+duplicate (the same person — any of their linked log-ins — already has an open application of this
+program for the same applicant); every other overlap opens an ``ApplicationConflict`` that an officer
+resolves. Citizens never learn about the other household; officers see only the side in their region.
+See docs/applications-conflicts.md.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def _open_others(app: Application, id_numbers: list[str]) -> list[tuple[Applicat
     return [(row[0], row[1]) for row in rows]
 
 
+def _same_creator(app: Application, other: Application) -> bool:
+    """Made by the same person (any of their linked log-ins), or by the same log-in while unverified."""
+    if app.created_by_identity_id is not None:
+        return other.created_by_identity_id == app.created_by_identity_id
+    return app.created_by_user_id is not None and other.created_by_user_id == app.created_by_user_id
+
+
 def check_and_flag(actor: Actor, app: Application) -> list[ApplicationConflict]:
     """At submit (``app`` still a draft, members flushed): refuse the user's own duplicate, flag the rest.
 
@@ -85,11 +93,7 @@ def check_and_flag(actor: Actor, app: Application) -> list[ApplicationConflict]:
     lock_people([*members, app.applicant_id_number])
     others = _open_others(app, list(members))
     for other, _ in others:
-        if (
-            app.created_by_user_id is not None
-            and other.created_by_user_id == app.created_by_user_id
-            and other.applicant_id_number == app.applicant_id_number
-        ):
+        if _same_creator(app, other) and other.applicant_id_number == app.applicant_id_number:
             # Only the user's own earlier application refuses a submit; the message names nothing else.
             who = "该申请人" if app.is_proxy else "您"
             raise Conflict(

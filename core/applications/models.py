@@ -80,6 +80,9 @@ class Application(db.Model):
     program: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(30), default="draft", index=True)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The verified person (core.identity) the creating log-in acted for; None while that log-in was unverified.
+    # Ownership follows the person, not the log-in: a log-in re-bound to another ID number leaves this behind.
+    created_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), index=True)
     created_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))  # started from a report
     # The applicant (for a proxy application: the principal the proxy acts for).
     applicant_name: Mapped[str | None] = mapped_column(String(50))

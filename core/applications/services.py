@@ -54,9 +54,18 @@ class Page:
 # --- access ---------------------------------------------------------------------------------
 
 
+def _owned_by(user: User) -> Any:
+    """Applications this log-in's person created: ownership follows the verified person (every linked
+    log-in sees what any of them created); only what a log-in made while unverified belongs to the log-in.
+    A log-in re-bound to another ID number leaves the old person's applications behind."""
+    unverified_own = and_(Application.created_by_identity_id.is_(None), Application.created_by_user_id == user.id)
+    if identity.is_verified(user):
+        return or_(Application.created_by_identity_id == user.identity_id, unverified_own)
+    return unverified_own
+
+
 def _citizen_clause(user: User) -> Any:
-    # Every verified log-in of the same person sees what any of them created (linked accounts).
-    own = Application.created_by_user_id.in_(identity.linked_user_ids(user))
+    own = _owned_by(user)
     if identity.is_verified(user):
         # The principal of a proxy application sees it once submitted, by their real-name identity.
         return or_(own, and_(Application.applicant_id_number == user.id_number, Application.status != "draft"))
@@ -92,13 +101,11 @@ def list_for_citizen(user: User, *, page: int, page_size: int, status: str | Non
     return Page(list(rows), total)
 
 
-def _is_creator(user: User, app: Application) -> bool:
-    if app.created_by_user_id == user.id:
-        return True
-    return (
-        user.identity_id is not None
-        and db.session.scalar(select(User.identity_id).where(User.id == app.created_by_user_id)) == user.identity_id
-    )
+def is_creator(user: User, app: Application) -> bool:
+    """Did this log-in's person create the application (see ``_owned_by``)?"""
+    if app.created_by_identity_id is not None:
+        return identity.is_verified(user) and user.identity_id == app.created_by_identity_id
+    return app.created_by_user_id is not None and app.created_by_user_id == user.id
 
 
 def is_principal(user: User, app: Application) -> bool:
@@ -123,7 +130,13 @@ def create_draft(
         raise PermissionDenied("请先填写实名信息（姓名、身份证号）后再申请", code="real_name_required")
     if program not in PROGRAMS:
         raise ValidationFailed(errors={"program": ["救助项目不存在"]})
-    app = Application(reference=_reference(), program=program, status="draft", created_by_user_id=user.id)
+    app = Application(
+        reference=_reference(),
+        program=program,
+        status="draft",
+        created_by_user_id=user.id,
+        created_by_identity_id=user.identity_id if identity.is_verified(user) else None,
+    )
     if on_behalf_of:
         errors: dict[str, Any] = {}
         number, id_errors = validate_id_number(on_behalf_of.get("id_number", ""))
@@ -207,7 +220,7 @@ def _only(data: dict, keys: tuple[str, ...]) -> dict:
 
 
 def update_draft(actor: Actor, user: User, app: Application, fields: dict[str, Any]) -> Application:
-    if not _is_creator(user, app):
+    if not is_creator(user, app):
         raise PermissionDenied("只有填写人可以修改草稿")
     if app.status not in rules.EDITABLE:
         raise Conflict(f"申请{STATUSES[app.status]}，不能再修改", code="not_editable")
@@ -274,7 +287,7 @@ def delete_attachment(actor: Actor, user: User, app: Application, attachment_id:
 
 
 def submit(actor: Actor, user: User, app: Application, *, default_accept_days: int) -> Application:
-    if not _is_creator(user, app):
+    if not is_creator(user, app):
         raise PermissionDenied("只有填写人可以提交申请")
     if app.status != "draft":
         raise Conflict(f"申请{STATUSES[app.status]}，不能重复提交", code="already_submitted")
@@ -397,7 +410,7 @@ def mask_name(name: str | None) -> str:
 
 
 def withdraw(actor: Actor, user: User, app: Application, reason: str) -> Application:
-    if not (_is_creator(user, app) or is_principal(user, app)):
+    if not (is_creator(user, app) or is_principal(user, app)):
         raise NotFound("未找到该申请", code="application_not_found")
     if app.status not in rules.WITHDRAWABLE:
         raise Conflict(f"申请{STATUSES[app.status]}，不能撤回", code="not_withdrawable")
@@ -420,7 +433,7 @@ def _close_cases(app: Application) -> None:
 
 
 def reply_correction(actor: Actor, user: User, app: Application, text: str, attachment_ids: list[int]) -> Application:
-    if not (_is_creator(user, app) or is_principal(user, app)):
+    if not (is_creator(user, app) or is_principal(user, app)):
         raise NotFound("未找到该申请", code="application_not_found")
     if app.status != "correction_requested":
         raise Conflict("当前没有需要补正的材料", code="no_correction_requested")
@@ -568,7 +581,7 @@ def monthly_income_total(app: Application) -> Decimal:
 
 def delete_draft(actor: Actor, user: User, app: Application) -> None:
     """A draft the user no longer wants: gone with its materials (submitted applications are withdrawn instead)."""
-    if not _is_creator(user, app):
+    if not is_creator(user, app):
         raise PermissionDenied("只有填写人可以删除草稿")
     if app.status != "draft":
         raise Conflict("已提交的申请不能删除，如需撤回请使用撤回功能", code="not_a_draft")

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from core import clock, crypto
 from core.accounts.models import User
 from core.actor import Actor
+from core.applications import services as applications
 from core.applications.models import Application
 from core.audit import services as audit
 from core.authorizations import letters
@@ -30,6 +31,7 @@ from core.authorizations.models import (
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.files import signatures, storage
+from core.identity import services as identity
 from core.idnumber import age_on, validate_id_number
 from core.liveness import services as liveness
 from core.liveness.models import FaceChallenge
@@ -172,8 +174,14 @@ def get_request(app: Application, request_id: int) -> AuthorizationRequest:
 
 
 def _require_owner(user: User, app: Application) -> None:
-    if app.created_by_user_id != user.id and not (user.id_number and user.id_number == app.applicant_id_number):
+    if not (applications.is_creator(user, app) or applications.is_principal(user, app)):
         raise NotFound("未找到该申请", code="application_not_found")
+
+
+def _require_verified(user: User) -> None:
+    """Asking a member (a person found by ID number) to authorize is acting for an identity: verified only."""
+    if not identity.is_verified(user):
+        raise PermissionDenied("请先完成实名核验后再请家庭成员授权", code="real_name_unverified")
 
 
 def _open_for_signing(request: AuthorizationRequest) -> None:
@@ -205,6 +213,7 @@ def _new_token(request: AuthorizationRequest, user: User, kind: str, ttl: timede
 def issue_qr(actor: Actor, user: User, app: Application, request_id: int, *, ttl_hours: int) -> tuple[str, Any]:
     """A QR link for the member's own phone; an earlier one for the member stops working."""
     _require_owner(user, app)
+    _require_verified(user)
     plan(app)
     request = get_request(app, request_id)
     _open_for_signing(request)
@@ -224,6 +233,7 @@ def revoke_qr(actor: Actor, user: User, app: Application, request_id: int) -> No
 def start_handover(actor: Actor, user: User, app: Application, request_id: int, *, ttl_minutes: int) -> tuple[str, Any]:
     """Same phone, many people: a short session scoped to this one member."""
     _require_owner(user, app)
+    _require_verified(user)
     plan(app)
     request = get_request(app, request_id)
     _open_for_signing(request)
@@ -642,10 +652,8 @@ def revoke(actor: Actor, user: User, app: Application, request_id: int) -> Autho
     """Before the data verification starts, a member may withdraw the authorization."""
     from core.casework.models import CaseStep
 
-    if (
-        not (user.id_number and user.id_number == get_request(app, request_id).member_id_number)
-        and app.created_by_user_id != user.id
-    ):
+    member = get_request(app, request_id).member_id_number
+    if not (user.id_number and user.id_number == member) and not applications.is_creator(user, app):
         raise NotFound("未找到该成员的授权", code="authorization_not_found")
     request = get_request(app, request_id)
     if app.case_id and db.session.scalar(

@@ -23,16 +23,30 @@ STATUSES = {
     "failed": "未通过",
     "superseded": "已被新的核验替代",
 }
-REASONS = {
+# Why a method failed. The identity service's "mismatch" (name and number) and the face check's "mismatch"
+# (face and portrait) share a code, so the text shown depends on the method (``reason_message``).
+SERVICE_REASONS = {
     "mismatch": "姓名、身份证号与核验结果不一致",
     "phone_mismatch": "该手机号不是以本人身份证登记的号码，请换用其他核验方式",
     "not_verified_on_platform": "您的微信账号尚未实名或实名信息与填写的不一致",
+}
+FACE_METHOD_REASONS = {
     "no_reference": "未找到您的参考照片，请到乡镇（街道）窗口核验",
     "face_failed": "人脸核验未通过",
     # the face engine's and the liveness check's reasons, shown as they are
     **{k: v for k, v in ENGINE_REASONS.items() if k != "no_reference"},
     **LIVENESS_REASONS,
 }
+REASONS = {**FACE_METHOD_REASONS, **SERVICE_REASONS}  # every code
+
+
+def reason_message(method: str | None, reason: str | None) -> str | None:
+    """The Chinese text of a failed verification's reason, for its method."""
+    if not reason:
+        return None
+    if method == "face":
+        return FACE_METHOD_REASONS.get(reason) or REASONS.get(reason)
+    return SERVICE_REASONS.get(reason) or REASONS.get(reason)
 
 
 class Identity(db.Model):

@@ -98,19 +98,24 @@ class HttpIdentityService:
                 },
                 timeout=self.timeout,
             )
-            if resp.status_code >= 500:
+            # Only a 200 with one of the three known results says anything about the citizen. Anything else
+            # (a refused key, a quota, a proxy's page, a list, an unknown result) is the service's problem:
+            # never a 500, never counted as the citizen's failed attempt.
+            if resp.status_code != 200:
                 raise requests.HTTPError(f"HTTP {resp.status_code}")
             body = resp.json()
+            result = body.get("result") if isinstance(body, dict) else None
+            if result not in ("match", "mismatch", "phone_mismatch"):
+                raise ValueError("unexpected answer")
         except (requests.RequestException, ValueError) as exc:
             self.breaker.failed()
-            log.warning("identity service unavailable: %s", type(exc).__name__)
+            log.warning("identity service unavailable: %s %s", type(exc).__name__, exc)
             raise ServiceUnavailable(
                 "身份核验服务暂时不可用，请稍后再试或换用其他核验方式",
                 code="identity_service_down",
                 retry_after=self.breaker.retry_after(),
             ) from exc
         self.breaker.succeeded()
-        result = body.get("result")
         reference = str(body.get("transaction_id") or "")[:100] or None
         if result == "match":
             return CheckResult(True, None, reference)
@@ -146,7 +151,7 @@ class WechatRealName:
             timeout=self.timeout,
         )
         body = resp.json()
-        if not body.get("access_token"):
+        if not isinstance(body, dict) or not body.get("access_token"):
             raise requests.HTTPError(f"token refused: {body.get('errcode')}")
         self._token = body["access_token"]
         self._token_expires = time.monotonic() + max(60, int(body.get("expires_in", 7200)) - 300)
@@ -167,9 +172,11 @@ class WechatRealName:
                 json={"openid": openid, "real_name": name, "cred_id": id_number, "cred_type": 1, "code": code or ""},
                 timeout=self.timeout,
             )
-            if resp.status_code >= 500:
+            if resp.status_code != 200:
                 raise requests.HTTPError(f"HTTP {resp.status_code}")
             body = resp.json()
+            if not isinstance(body, dict):
+                raise ValueError("unexpected answer")
         except (requests.RequestException, ValueError) as exc:
             self.breaker.failed()
             raise down from exc

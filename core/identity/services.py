@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
 from core.accounts.models import Officer, User
 from core.actor import Actor
+from core.applications.models import Application
 from core.audit import services as audit
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
@@ -38,6 +39,8 @@ NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[
 FACE_TASK = "faces.verify_identity"
 CHALLENGE_PURPOSE = "real_name"  # face challenges of real-name verification: subject = the user id
 OPEN = ("pending", "verifying")
+WINDOW_ROLE = "township_officer"  # who records a verification at the township window
+WINDOW_NOTE_MAX = 100  # the officer's note at the window (kept as provider_reference, and as the re-binding reason)
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,6 @@ def acting_identity(user: User) -> tuple[str | None, str | None, bool]:
     if claim is not None:
         return claim.claimed_name, claim.claimed_id_number, False
     return None, None, False
-
-
-def linked_user_ids(user: User) -> Any:
-    """A SQL expression: ids of every log-in of this person (just this account while unverified)."""
-    if user.identity_id is None:
-        return select(User.id).where(User.id == user.id).scalar_subquery()
-    return select(User.id).where(User.identity_id == user.identity_id)
 
 
 def linked_logins(user: User) -> list[User]:
@@ -338,18 +334,27 @@ def run_face(
     return "passed"
 
 
+def can_verify_at_window(actor: Actor) -> bool:
+    return actor.kind == "officer" and WINDOW_ROLE in actor.roles
+
+
 def verify_at_window(
     actor: Actor, user: User, name: str, id_number: str, *, document_checked: bool, note: str | None
 ) -> IdentityVerification:
-    """An officer saw the person and their ID card at the township window (audited)."""
-    if actor.kind != "officer":
-        raise PermissionDenied()
+    """An officer saw the person and their ID card at the township window (audited). Township officers
+    only: the window is theirs, and an administrator binding log-ins to ID numbers would bypass every other
+    check (separation of duties)."""
+    if not can_verify_at_window(actor):
+        raise PermissionDenied("只有乡镇（街道）经办人员可以记录窗口实名核验", code="window_verification_forbidden")
     name, number = _validated(name, id_number)
     if not document_checked:
         raise ValidationFailed(errors={"document_checked": ["请当面核对居民身份证原件后勾选"]})
+    note = (note or "").strip()
+    if len(note) > WINDOW_NOTE_MAX:
+        raise ValidationFailed(errors={"note": [f"备注不超过{WINDOW_NOTE_MAX}字"]})
     rebind = None
     if is_verified(user) and user.id_number != number:
-        rebind = (note or "").strip()
+        rebind = note
         if len(rebind) < 4:
             raise ValidationFailed(errors={"note": ["该账号已实名为其他身份，更换须填写原因"]})
     for old in db.session.scalars(
@@ -366,7 +371,7 @@ def verify_at_window(
         status="verifying",
         officer_id=actor.id,
         rebind_reason=rebind,
-        provider_reference=(note or "")[:100] or None,
+        provider_reference=note or None,
         ip=actor.ip,
     )
     db.session.add(verification)
@@ -416,6 +421,15 @@ def _complete(actor: Actor, verification: IdentityVerification) -> IdentityVerif
     )
     if others:
         _tell_other_logins(identity, user)
+    if previous is None:
+        # drafts made before the first verification become the person's (seen from every linked log-in);
+        # a re-binding moves nothing: what was made for the old identity stays with it
+        db.session.execute(
+            update(Application)
+            .where(Application.created_by_user_id == user.id, Application.created_by_identity_id.is_(None))
+            .values(created_by_identity_id=identity.id)
+            .execution_options(synchronize_session=False)
+        )
     db.session.flush()
     return verification
 
@@ -466,14 +480,16 @@ def person_view(actor: Actor, user: User) -> PersonView:
     return PersonView(user, identity, linked_logins(user), rows, officers)
 
 
-def last_passed(user_id: int) -> tuple[IdentityVerification, str | None] | None:
-    """The verification that made this account's current identity, with the officer's name for window ones."""
-    verification = db.session.scalar(
-        select(IdentityVerification)
-        .where(IdentityVerification.user_id == user_id, IdentityVerification.status == "passed")
-        .order_by(IdentityVerification.id.desc())
-        .limit(1)
+def last_passed(user_id: int | None, identity_id: int | None = None) -> tuple[IdentityVerification, str | None] | None:
+    """The latest passed verification of this account (for ``identity_id`` only, when given: the person an
+    application was made for, whatever the account was re-bound to since), with the officer's name for
+    window ones."""
+    stmt = select(IdentityVerification).where(
+        IdentityVerification.user_id == user_id, IdentityVerification.status == "passed"
     )
+    if identity_id is not None:
+        stmt = stmt.where(IdentityVerification.identity_id == identity_id)
+    verification = db.session.scalar(stmt.order_by(IdentityVerification.id.desc()).limit(1))
     if verification is None:
         return None
     officer = db.session.get(Officer, verification.officer_id) if verification.officer_id else None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.identity.models import METHODS, REASONS, STATUSES
+from core.identity.models import METHODS, REASONS, STATUSES, reason_message
 from core.idnumber import mask
 from miniprogram_api.schemas import StrictSchema
 
@@ -143,7 +143,7 @@ class RealNameVerificationOut(Schema):
         allow_none=True, metadata={"enum": [*REASONS, None], "description": "Why it failed (null otherwise)"}
     )
     reason_message = fields.Function(
-        lambda v: REASONS.get(v.reason or "") or None,
+        lambda v: reason_message(v.method, v.reason),
         allow_none=True,
         metadata={"type": "string", "description": "Why it failed, Chinese: show it to the user"},
     )

@@ -77,7 +77,7 @@ def _page(application_id: int, *, reveal: bool = False, status: int = 200):
         auth_statuses=AUTH_STATUSES,
         auth_methods=AUTH_METHODS,
         evidence_problems=authorizations.verify_chain(app.id),
-        submitter_verification=identity.last_passed(app.created_by_user_id),
+        submitter_verification=identity.last_passed(app.created_by_user_id, app.created_by_identity_id),
         identity_methods=IDENTITY_METHODS,
         calendar_estimated=bool(case.limit_date and workdays.is_estimated(case.limit_date)),
         conflicts=applications.conflicts_for_officer(g.actor, app, case),

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from core.accounts import services as accounts
 from core.errors import DomainError
 from core.identity import services as identity
-from core.identity.models import METHODS, REASONS, STATUSES
+from core.identity.models import METHODS, STATUSES, reason_message
 from portal.feedback import flash_error
 
 bp = Blueprint("portal_identity", __name__, url_prefix="/portal/identity", template_folder="../templates")
@@ -25,7 +25,13 @@ def index():
             flash_error(err)
             status = err.status
     return render_template(
-        "identity/index.html", phone=phone, person=person, methods=METHODS, statuses=STATUSES, reasons=REASONS
+        "identity/index.html",
+        phone=phone,
+        person=person,
+        methods=METHODS,
+        statuses=STATUSES,
+        reason_message=reason_message,
+        can_verify=identity.can_verify_at_window(g.actor),
     ), status
 
 

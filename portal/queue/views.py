@@ -15,6 +15,7 @@ from core.errors import DomainError
 from core.regions import services as regions
 from portal.exports import xlsx_response
 from portal.feedback import flash_error
+from portal.params import id_value, page_value
 from portal.redirects import safe_target
 
 bp = Blueprint("portal_queue", __name__, url_prefix="/portal", template_folder="../templates")
@@ -26,7 +27,7 @@ def _filters() -> dict:
         "bucket": args.get("bucket") if args.get("bucket") in queues.BUCKETS else "all",
         "township": args.get("township") or None,
         "program": args.get("program") if args.get("program") in PROGRAMS else None,
-        "assignee": args.get("assignee", type=int),
+        "assignee": id_value(args.get("assignee")) if args.get("assignee") else None,
         "q": (args.get("q") or "").strip() or None,
         "sort": args.get("sort") if args.get("sort") in queues.SORTS else "due",
         "conflict": "1" if args.get("conflict") == "1" else None,
@@ -37,7 +38,7 @@ def _filters() -> dict:
 @bp.route("/queue")
 def index():
     f = _filters()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_value(request.args.get("page"))
     export = request.args.get("format") == "xlsx"
     size = 5000 if export else current_app.config["PORTAL_PAGE_SIZE"]
     result = queues.queue(
@@ -85,10 +86,10 @@ def index():
 
 @bp.route("/queue/assign", methods=["POST"])
 def assign():
-    case_ids = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+    case_ids = [n for n in (id_value(v) for v in request.form.getlist("case_id")) if n is not None]
     back = safe_target(request.form.get("back"), url_for("portal_queue.index"))
     try:
-        count = queues.assign(g.actor, case_ids, request.form.get("officer_id", type=int) or 0)
+        count = queues.assign(g.actor, case_ids, id_value(request.form.get("officer_id")) or 0)
     except DomainError as err:
         flash_error(err)
         return redirect(back, 303)

@@ -17,6 +17,7 @@ from core.reports import rules
 from core.reports import services as reports
 from core.reports.vocabulary import AGE_GROUPS, CATEGORIES, OUTCOMES, REPORTER_ROLES, STATUSES, URGENCY
 from portal.feedback import act, flash_error
+from portal.params import id_value, page_value
 
 bp = Blueprint("portal_reports", __name__, url_prefix="/portal", template_folder="../templates")
 
@@ -33,7 +34,7 @@ LABELS = {
 @bp.route("/reports")
 def index():
     args = request.args
-    page = max(1, args.get("page", 1, type=int) or 1)
+    page = page_value(args.get("page"))
     result = reports.officer_queue(
         g.actor,
         page=page,
@@ -176,7 +177,7 @@ def reporters():
     if request.method == "POST":
         try:
             if request.form.get("revoke"):
-                accounts.revoke_reporter_role(g.actor, int(request.form["revoke"]))
+                accounts.revoke_reporter_role(g.actor, id_value(request.form["revoke"]) or 0)
                 flash("已撤销", "info")
             else:
                 user = accounts.find_user_by_phone(request.form.get("phone", ""))
