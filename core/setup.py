@@ -22,11 +22,14 @@ def wire() -> None:
     from core.applications import services as applications
     from core.applications import workflow
     from core.authorizations import services as authorizations
+    from core.identity import services as identity
 
     # the data check waits until every adult member has authorized it
     workflow.register_gate("data_check", authorizations.missing)
     # one authorization request per adult member, re-planned when the household changes
     applications.on_household_change("authorizations", authorizations.plan)
+    # a log-in's drafts become the person's at its first real-name verification
+    identity.on_first_verification("applications", applications.adopt_drafts)
     workflow.validate_all()  # a broken workflow definition stops start-up
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from core import clock
@@ -182,6 +182,17 @@ _household_listeners: dict[str, Callable[[Application], object]] = {}
 
 def on_household_change(name: str, listener: Callable[[Application], object]) -> None:
     _household_listeners[name] = listener
+
+
+def adopt_drafts(user: User, identity: Any) -> None:
+    """A log-in's first real-name verification: what it drafted before becomes the person's (seen and
+    acted on from every linked log-in). Registered with core.identity by core.setup.wire."""
+    db.session.execute(
+        update(Application)
+        .where(Application.created_by_user_id == user.id, Application.created_by_identity_id.is_(None))
+        .values(created_by_identity_id=identity.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _household_changed(app: Application) -> None:

@@ -13,18 +13,17 @@ applications by ID number, authorizing as a household member, submitting) is clo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
 from core.accounts.models import Officer, User
 from core.actor import Actor
-from core.applications.models import Application
 from core.audit import services as audit
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
@@ -422,16 +421,21 @@ def _complete(actor: Actor, verification: IdentityVerification) -> IdentityVerif
     if others:
         _tell_other_logins(identity, user)
     if previous is None:
-        # drafts made before the first verification become the person's (seen from every linked log-in);
+        # e.g. drafts made before the first verification become the person's (core.setup.wire registers it);
         # a re-binding moves nothing: what was made for the old identity stays with it
-        db.session.execute(
-            update(Application)
-            .where(Application.created_by_user_id == user.id, Application.created_by_identity_id.is_(None))
-            .values(created_by_identity_id=identity.id)
-            .execution_options(synchronize_session=False)
-        )
+        for listener in _first_verification_listeners.values():
+            listener(user, identity)
     db.session.flush()
     return verification
+
+
+# Areas that attach records to the person when a log-in is first verified register here explicitly
+# (core.setup.wire): identity never imports them.
+_first_verification_listeners: dict[str, Callable[[User, Identity], object]] = {}
+
+
+def on_first_verification(name: str, listener: Callable[[User, Identity], object]) -> None:
+    _first_verification_listeners[name] = listener
 
 
 def _tell_other_logins(identity: Identity, new_user: User) -> None:
