@@ -474,16 +474,16 @@ def _sign_call(pg, headers, token):
 
 def _slow_chain_head(monkeypatch):
     """Widen the race: every signature waits a moment after reading the chain head."""
-    from core.authorizations import services
+    from core.authorizations import evidence
 
-    original = services._chain_head
+    original = evidence._chain_head
 
     def slow(app_id):
         head = original(app_id)
         time.sleep(0.5)
         return head
 
-    monkeypatch.setattr(services, "_chain_head", slow)
+    monkeypatch.setattr(evidence, "_chain_head", slow)
 
 
 def _chain_of(pg, app_id):
@@ -515,11 +515,11 @@ def test_two_members_signing_at_once_keep_one_chain(pg_app, monkeypatch):
 def test_without_the_lock_the_constraint_still_refuses_a_fork(pg_app, monkeypatch):
     """Should anything bypass the row lock, unique (application, sequence) turns the loser into a clean,
     retryable 409 — never a second record with the same sequence."""
-    from core.authorizations import services
+    from core.authorizations import evidence
 
     app_id, signers = _two_members_ready(pg_app)
     _slow_chain_head(monkeypatch)
-    monkeypatch.setattr(services, "_lock_application", lambda app_id: None)
+    monkeypatch.setattr(evidence, "lock_application", lambda app_id: None)
     results = _at_once(*(_sign_call(pg_app, h, t) for h, t in signers))
     assert sorted(status for status, _ in results) == [200, 409], results
     loser = next(n for n, (status, _) in enumerate(results) if status == 409)
