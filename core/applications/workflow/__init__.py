@@ -3,6 +3,8 @@ application's handling case (``engine``). Case state itself changes only through
 
 from core.applications.workflow.definitions import STEP_LABELS, WORKFLOWS, StepDef, Workflow, validate_all
 from core.applications.workflow.engine import (
+    HOME_VISIT_SIGNATURES,
+    MAX_HOME_VISIT_PHOTOS,
     HomeVisitFiles,
     claim,
     complete_investigation,
@@ -23,6 +25,8 @@ from core.applications.workflow.engine import (
 )
 
 __all__ = [
+    "HOME_VISIT_SIGNATURES",
+    "MAX_HOME_VISIT_PHOTOS",
     "STEP_LABELS",
     "WORKFLOWS",
     "HomeVisitFiles",
