@@ -1,0 +1,88 @@
+"""Which applications a citizen reaches: their own (from any linked log-in) and, once submitted, those
+filed for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from core.accounts.models import User
+from core.applications.models import (
+    Application,
+)
+from core.database import db
+from core.errors import NotFound
+from core.identity import services as identity
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Application]
+    total: int
+
+
+def _owned_by(user: User) -> Any:
+    """Applications this log-in's person created: ownership follows the verified person (every linked
+    log-in sees what any of them created); only what a log-in made while unverified belongs to the log-in.
+    A log-in re-bound to another ID number leaves the old person's applications behind."""
+    unverified_own = and_(Application.created_by_identity_id.is_(None), Application.created_by_user_id == user.id)
+    if identity.is_verified(user):
+        return or_(Application.created_by_identity_id == user.identity_id, unverified_own)
+    return unverified_own
+
+
+def _citizen_clause(user: User) -> Any:
+    own = _owned_by(user)
+    if identity.is_verified(user):
+        # The principal of a proxy application sees it once submitted, by their real-name identity.
+        return or_(own, and_(Application.applicant_id_number == user.id_number, Application.status != "draft"))
+    return own
+
+
+WITH_HOUSEHOLD = (
+    selectinload(Application.members),
+    selectinload(Application.incomes),
+    selectinload(Application.assets),
+)
+
+
+def get_for_citizen(user: User, application_id: int) -> Application:
+    app = db.session.scalar(
+        select(Application).where(Application.id == application_id, _citizen_clause(user)).options(*WITH_HOUSEHOLD)
+    )
+    if app is None:
+        raise NotFound("未找到该申请", code="application_not_found")
+    return app
+
+
+def list_for_citizen(user: User, *, page: int, page_size: int, status: str | None = None) -> Page:
+    stmt = select(Application).where(_citizen_clause(user))
+    if status:
+        stmt = stmt.where(Application.status == status)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.scalars(
+        stmt.order_by(Application.created_at.desc(), Application.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return Page(list(rows), total)
+
+
+def is_creator(user: User, app: Application) -> bool:
+    """Did this log-in's person create the application (see ``_owned_by``)?"""
+    if app.created_by_identity_id is not None:
+        return identity.is_verified(user) and user.identity_id == app.created_by_identity_id
+    return app.created_by_user_id is not None and app.created_by_user_id == user.id
+
+
+def is_principal(user: User, app: Application) -> bool:
+    return identity.is_verified(user) and user.id_number == app.applicant_id_number
+
+
+def mask_name(name: str | None) -> str:
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1)
