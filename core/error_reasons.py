@@ -3,7 +3,7 @@
 One registry for the error handler and the OpenAPI document (the ``ApiError.status`` enum, each operation's
 error responses, docs/api-guide.md). A reason is stable: clients branch on it, never on ``message``, which
 is Simplified Chinese for the user and may carry details (a wait time, a status) beyond the typical text here.
-``tests/test_openapi_contract.py`` checks that every ``code="…"`` raised in ``core/`` and the edges is here,
+``tests/api/test_openapi_contract.py`` checks that every ``code="…"`` raised in ``core/`` and the edges is here,
 with the HTTP status of the error class that raises it, and that every entry here is raised somewhere.
 """
 

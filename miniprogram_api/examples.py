@@ -1,5 +1,5 @@
 """Request and response examples for the OpenAPI document: one household in 民和镇, 进贤县 (real division codes),
-with valid GB 11643 ID numbers. tests/test_openapi_contract.py validates every example against its schema."""
+with valid GB 11643 ID numbers. tests/api/test_openapi_contract.py validates every example against its schema."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 #   fonts-noto-cjk: Chinese text in screenshots and the PDF authorization letter
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
 #   nodejs, npm: the generated TypeScript client of the OpenAPI contract is compiled (contract/, openapi-typescript)
-#   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/test_h5.py)
+#   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/browser/test_h5.py)
 set -euo pipefail
 need=()
 command -v node >/dev/null || need+=(nodejs)

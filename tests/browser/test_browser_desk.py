@@ -20,6 +20,8 @@ from core.actor import SYSTEM
 from core.casework import services as casework
 from core.casework.models import Case, CaseStep, StepFile
 from core.database import commit, db
+from tests.browser.test_browser import browser, live_server  # noqa: F401 - the shared fixtures
+from tests.conftest import ROOT
 from tests.helpers import (
     PASSWORD,
     bound_citizen,
@@ -30,13 +32,10 @@ from tests.helpers import (
     record_home_visit_in_browser,
     submitted_application,
 )
-from tests.test_browser import browser, live_server  # noqa: F401 - the shared fixtures
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(
-    os.environ.get("TEST_SCREENSHOT_DIR", Path(__file__).resolve().parent.parent / "test-results" / "screenshots")
-)
+SCREENSHOTS = Path(os.environ.get("TEST_SCREENSHOT_DIR", ROOT / "test-results" / "screenshots"))
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1366, "height": 768}
 MINHE, LIDU = "360124100", "360124101"

@@ -21,6 +21,18 @@ from sqlalchemy import delete, select
 
 from core import clock
 from core.database import db
+from tests.api.test_authorizations import (
+    FACE,
+    IDENTITY,
+    LETTER,
+    LI,
+    SIGNATURE,
+    ZHANG,
+    _face,
+    _household,
+    _sign,
+    _signature_png,
+)
 from tests.conftest import (
     SHARED,
     drop_postgres_database,
@@ -38,18 +50,6 @@ from tests.helpers import (
     face_challenge,
     face_frame,
     face_upload,
-)
-from tests.test_authorizations import (
-    FACE,
-    IDENTITY,
-    LETTER,
-    LI,
-    SIGNATURE,
-    ZHANG,
-    _face,
-    _household,
-    _sign,
-    _signature_png,
 )
 
 FACES = SHARED / "data" / "faces"
@@ -397,7 +397,7 @@ def _postgres_app(app):
     if not postgres_reachable(server):
         unavailable(f"PostgreSQL not reachable at {server}")
     from core.regions import services as region_services
-    from tests.test_migrations import migrate_database
+    from tests.core.test_migrations import migrate_database
     from wsgi import create_app
 
     url = scratch_database_url(server, "relieflink_consent_test")

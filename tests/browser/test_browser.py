@@ -334,7 +334,7 @@ def test_citizen_verifies_real_name_by_face_before_applying(page, live_server, a
     )
     assert result.exit_code == 0, result.output
 
-    page.goto(f"{live_server}/h5/real-name")  # the H5 app (h5/); the camera path is in tests/test_h5.py
+    page.goto(f"{live_server}/h5/real-name")  # the H5 app (h5/); the camera path is in tests/browser/test_h5.py
     page.wait_for_selector("#phone")
     page.fill("#phone", "13900007001")
     page.click("#send-code")

@@ -81,7 +81,7 @@ def test_audit_log_is_append_only_on_postgresql(tmp_path):
     server = postgres_server_url()
     if not postgres_reachable(server):
         unavailable(f"PostgreSQL not reachable at {server}")
-    from tests.test_migrations import migrate_database
+    from tests.core.test_migrations import migrate_database
 
     url = scratch_database_url(server, "relieflink_audit_test")
     migrate_database(url, "upgrade")

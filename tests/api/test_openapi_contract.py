@@ -11,7 +11,6 @@ import json
 import re
 import uuid
 from datetime import date
-from pathlib import Path
 
 import pytest
 from openapi_schema_validator import OAS30Validator
@@ -22,9 +21,9 @@ from core import error_reasons
 from core.idempotency.services import KEY_RE
 from core.idnumber import validate_id_number
 from core.regions.demo_data import DEMO_REGIONS
+from tests.conftest import ROOT
 from tests.helpers import bound_citizen, citizen_headers, draft_body, id_number, jpeg_bytes, png_bytes, upload
 
-ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("get", "put", "post", "patch", "delete")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 REGION_CODES = {code for code, *_ in DEMO_REGIONS}

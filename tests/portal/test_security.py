@@ -11,6 +11,7 @@ import pytest
 from werkzeug.routing import IntegerConverter
 
 from miniprogram_api.security import PUBLIC_ENDPOINTS
+from tests.conftest import ROOT
 from tests.helpers import bearer, login_citizen
 
 
@@ -263,9 +264,8 @@ def test_portal_csp_allows_no_inline_script(client):
 
 def test_templates_have_no_inline_script_or_handlers():
     import re
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent / "portal" / "templates"
+    root = ROOT / "portal" / "templates"
     templates = sorted(root.rglob("*.html"))
     assert len(templates) >= 10
     for path in templates:

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
-from tests.conftest import SHARED, unavailable
+from tests.conftest import ROOT, SHARED, unavailable
 from tests.helpers import LIVE_LIN, draft_body, id_number
 
 pytestmark = pytest.mark.browser
@@ -270,7 +270,7 @@ def test_h5_shell_paths_headers_and_no_remote_code(client):
     assert client.get("/h5/app.js").headers["Content-Security-Policy"]
     for path in ("/h5/../wsgi.py", "/h5/%2e%2e/wsgi.py", "/h5/vendor/../../__init__.py", "/h5/nothing.js"):
         assert client.get(path).status_code == 404, path
-    vendor = Path(__file__).parent.parent / "h5" / "static"
+    vendor = ROOT / "h5" / "static"
     for file in vendor.rglob("*"):
         if file.suffix in {".js", ".css", ".html"}:
             text = file.read_text(encoding="utf-8")

@@ -413,7 +413,7 @@ def _pg_database(app):
     server = postgres_server_url()
     if not postgres_reachable(server):
         unavailable(f"PostgreSQL not reachable at {server}")
-    from tests.test_migrations import migrate_database
+    from tests.core.test_migrations import migrate_database
 
     url = scratch_database_url(server, "relieflink_conflicts_test")
     try:
