@@ -21,7 +21,7 @@ from core.authorizations.models import (
 from core.authorizations.requests import open_for_signing
 from core.authorizations.tokens import resolve, resolve_for_result
 from core.database import db, enqueue_after_commit
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound
 from core.files import storage
 from core.liveness import services as liveness
 from core.liveness.models import FaceChallenge
@@ -112,20 +112,8 @@ def submit_face(
     row, request, _ = resolve(token, user)
     open_for_signing(request)
     _require_identity(row, request)
-    if not 3 <= len(frames) <= 5:
-        raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
+    keys = liveness.store_frames(frames, max_frame_bytes=settings.max_frame_bytes)
     challenge = liveness.take_challenge(challenge_id, CHALLENGE_PURPOSE, request.id, session_id)
-    keys = []
-    for n, data in enumerate(frames):
-        stored = storage.store_upload(
-            data,
-            f"frame{n}.jpg",
-            allowed=(storage.JPEG, storage.PNG),
-            max_bytes=settings.max_frame_bytes,
-            area="faces-tmp",
-            field="frames",
-        )
-        keys.append(stored.storage_key)
     verification = FaceVerification(
         request_id=request.id,
         status="queued",

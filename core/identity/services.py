@@ -145,12 +145,7 @@ def claim(
             )
     else:
         reason = None
-    for old in db.session.scalars(
-        select(IdentityVerification).where(
-            IdentityVerification.user_id == user.id, IdentityVerification.status.in_(OPEN)
-        )
-    ):
-        old.status, old.finished_at = "superseded", clock.utcnow()
+    _supersede_open_claims(user)
     verification = IdentityVerification(
         user_id=user.id,
         claimed_name=name,
@@ -171,6 +166,16 @@ def claim_and_verify(
     """Claim and verify with the identity service in one step (demo data, benchmarks, bulk onboarding)."""
     claim(actor, user, name, id_number, rebind_reason=None, settings=settings)
     return verify_by_service(actor, user, service, settings=settings)
+
+
+def _supersede_open_claims(user: User) -> None:
+    """A new claim (or a window verification) replaces whatever this account had open."""
+    for old in db.session.scalars(
+        select(IdentityVerification).where(
+            IdentityVerification.user_id == user.id, IdentityVerification.status.in_(OPEN)
+        )
+    ):
+        old.status, old.finished_at = "superseded", clock.utcnow()
 
 
 def _open_claim(user: User) -> IdentityVerification:
@@ -276,19 +281,7 @@ def start_face(
     verification = _open_claim(user)
     _check_attempts(user, settings)
     challenge = liveness.take_challenge(challenge_id, CHALLENGE_PURPOSE, user.id, session_id)
-    if not 3 <= len(frames) <= 5:
-        raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
-    keys = []
-    for n, data in enumerate(frames):
-        stored = storage.store_upload(
-            data,
-            f"frame{n}.jpg",
-            allowed=(storage.JPEG, storage.PNG),
-            max_bytes=max_frame_bytes,
-            area="faces-tmp",
-            field="frames",
-        )
-        keys.append(stored.storage_key)
+    keys = liveness.store_frames(frames, max_frame_bytes=max_frame_bytes)
     verification.method, verification.status = "face", "verifying"
     verification.frame_keys, verification.challenge_id = keys, challenge.id
     db.session.flush()
@@ -356,12 +349,7 @@ def verify_at_window(
         rebind = note
         if len(rebind) < 4:
             raise ValidationFailed(errors={"note": ["该账号已实名为其他身份，更换须填写原因"]})
-    for old in db.session.scalars(
-        select(IdentityVerification).where(
-            IdentityVerification.user_id == user.id, IdentityVerification.status.in_(OPEN)
-        )
-    ):
-        old.status, old.finished_at = "superseded", clock.utcnow()
+    _supersede_open_claims(user)
     verification = IdentityVerification(
         user_id=user.id,
         claimed_name=name,

@@ -35,6 +35,7 @@ from sqlalchemy import select, text, update
 from core import clock, crypto
 from core.database import db
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.files import storage
 from core.liveness.models import ACTIONS, SEQUENCES, AcceptedFrame, FaceChallenge
 
 __all__ = [
@@ -275,3 +276,22 @@ def check(
         )
     remember_accepted(key, hashes, purpose=challenge.purpose, challenge_id=challenge.id)
     return verdict
+
+
+def store_frames(frames: list[bytes], *, max_frame_bytes: int) -> list[str]:
+    """Check (3-5 JPEG/PNG frames) and keep the frames of a face check until the face task has run; returns
+    their storage keys. The raw frames are deleted after the check unless the configuration retains them."""
+    if not 3 <= len(frames) <= 5:
+        raise ValidationFailed(errors={"frames": ["请上传3至5张照片"]})
+    keys = []
+    for n, data in enumerate(frames):
+        stored = storage.store_upload(
+            data,
+            f"frame{n}.jpg",
+            allowed=(storage.JPEG, storage.PNG),
+            max_bytes=max_frame_bytes,
+            area="faces-tmp",
+            field="frames",
+        )
+        keys.append(stored.storage_key)
+    return keys

@@ -41,6 +41,24 @@ blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
 }
 
 
+# why a token cannot be used (every token endpoint), and why the request cannot be signed now
+TOKEN_REASONS = (
+    "authorization_token_invalid",
+    "authorization_token_revoked",
+    "authorization_token_used",
+    "authorization_token_expired",
+)
+SIGNING_TOKEN_REASONS = (
+    *TOKEN_REASONS,
+    "real_name_required",
+    "authorization_wrong_person",
+    "authorization_locked",
+    "already_authorized",
+    "authorization_revoked",
+    "identity_not_confirmed",
+)
+
+
 def _face_settings() -> authorizations.FaceSettings:
     return authorizations.FaceSettings.from_config(current_app.config)
 
@@ -139,10 +157,7 @@ class AuthorizationLetter(MethodView):
     @blp.arguments(TokenHeader, location="headers")
     @blp.response(200, LetterOut, example=ex.LETTER_OUT)
     @errors(
-        "authorization_token_invalid",
-        "authorization_token_revoked",
-        "authorization_token_used",
-        "authorization_token_expired",
+        *TOKEN_REASONS,
         "real_name_required",
         "authorization_wrong_person",
     )
@@ -161,10 +176,7 @@ class AuthorizationIdentity(MethodView):
     @blp.arguments(IdentityIn, example=ex.IDENTITY_IN)
     @blp.response(200, LetterOut, example=ex.LETTER_OUT)
     @errors(
-        "authorization_token_invalid",
-        "authorization_token_revoked",
-        "authorization_token_used",
-        "authorization_token_expired",
+        *TOKEN_REASONS,
         "real_name_required",
         "authorization_wrong_person",
         "identity_mismatch",
@@ -183,16 +195,7 @@ class AuthorizationFaceChallenge(MethodView):
     @blp.arguments(TokenHeader, location="headers")
     @blp.response(201, ChallengeOut, example=ex.CHALLENGE_OUT)
     @errors(
-        "authorization_token_invalid",
-        "authorization_token_revoked",
-        "authorization_token_used",
-        "authorization_token_expired",
-        "real_name_required",
-        "authorization_wrong_person",
-        "authorization_locked",
-        "already_authorized",
-        "authorization_revoked",
-        "identity_not_confirmed",
+        *SIGNING_TOKEN_REASONS,
     )
     def post(self, headers: dict):
         """获取人脸核验动作提示（一次性挑战）
@@ -217,16 +220,7 @@ class AuthorizationFace(MethodView):
     @blp.arguments(FramesIn, location=MULTIPART)
     @blp.response(202, VerificationOut, example=ex.FACE_VERIFICATION_OUT)
     @errors(
-        "authorization_token_invalid",
-        "authorization_token_revoked",
-        "authorization_token_used",
-        "authorization_token_expired",
-        "real_name_required",
-        "authorization_wrong_person",
-        "authorization_locked",
-        "already_authorized",
-        "authorization_revoked",
-        "identity_not_confirmed",
+        *SIGNING_TOKEN_REASONS,
         "challenge_required",
         "challenge_invalid",
         "challenge_used",
@@ -259,10 +253,7 @@ class AuthorizationFaceResult(MethodView):
     @blp.arguments(TokenHeader, location="headers")
     @blp.response(200, VerificationOut, example=ex.FACE_VERIFICATION_DONE)
     @errors(
-        "authorization_token_invalid",
-        "authorization_token_revoked",
-        "authorization_token_used",
-        "authorization_token_expired",
+        *TOKEN_REASONS,
         "real_name_required",
         "authorization_wrong_person",
         "verification_not_found",
@@ -282,16 +273,7 @@ class AuthorizationSignature(MethodView):
     @blp.arguments(SignatureIn, location="files")
     @blp.response(200, RequestOut, example=ex.AUTH_REQUEST_DONE)
     @errors(
-        "authorization_token_invalid",
-        "authorization_token_revoked",
-        "authorization_token_used",
-        "authorization_token_expired",
-        "real_name_required",
-        "authorization_wrong_person",
-        "authorization_locked",
-        "already_authorized",
-        "authorization_revoked",
-        "identity_not_confirmed",
+        *SIGNING_TOKEN_REASONS,
         "face_check_pending",
         "face_not_verified",
         "face_check_expired",
