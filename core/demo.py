@@ -184,7 +184,7 @@ def _demo_application(citizen: User) -> None:
         applications.add_attachment(
             actor, citizen, app, material, out.getvalue(), f"{material}.png", max_bytes=10 * 1024 * 1024
         )
-    applications.submit(actor, citizen, app, default_accept_days=3)
+    applications.submit(actor, citizen, app)
 
 
 def logins() -> list[DemoLogin]:

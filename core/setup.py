@@ -12,6 +12,7 @@ from typing import Any
 
 from core import crypto, workdays
 from core.accounts import tokens
+from core.applications import settings as program_settings
 from core.database import set_task_dispatcher
 from core.files import storage
 from core.notifications import services as outbox
@@ -46,6 +47,7 @@ def setup(config: Mapping[str, Any], *, channels: Callable[[str], Any], dispatch
         )
     )
     workdays.load_holiday_file(config["HOLIDAY_FILE"])
+    program_settings.configure(default_accept_days=config["DEFAULT_ACCEPT_WORKING_DAYS"])
     storage.configure(config["STORAGE_DIR"])
     outbox.set_channel_factory(channels)
     set_task_dispatcher(dispatcher)

@@ -31,7 +31,16 @@ class EffectiveSettings:
     accept_working_days: int
 
 
-def effective(county_code: str, program: str, *, default_accept_days: int) -> EffectiveSettings:
+# The national default acceptance limit (working days) where a county has set none: installed from the
+# configuration (DEFAULT_ACCEPT_WORKING_DAYS) by core.setup — the one place that reads it.
+_defaults = {"accept_working_days": 3}
+
+
+def configure(*, default_accept_days: int) -> None:
+    _defaults["accept_working_days"] = default_accept_days
+
+
+def effective(county_code: str, program: str) -> EffectiveSettings:
     row = db.session.scalar(
         select(ProgramSetting).where(ProgramSetting.county_code == county_code, ProgramSetting.program == program)
     )
@@ -46,11 +55,13 @@ def effective(county_code: str, program: str, *, default_accept_days: int) -> Ef
         asset_limits=dict(row.asset_limits or {}) if row else {},
         confirmation_delegated=row.confirmation_delegated if row else False,
         appraisal_enabled=bool(row.appraisal_enabled) if row else False,
-        accept_working_days=(row.accept_working_days if row and row.accept_working_days else default_accept_days),
+        accept_working_days=(
+            row.accept_working_days if row and row.accept_working_days else _defaults["accept_working_days"]
+        ),
     )
 
 
-def programs_for_region(region_code: str, *, default_accept_days: int) -> list[dict]:
+def programs_for_region(region_code: str) -> list[dict]:
     region = db.session.get(Region, region_code)
     if region is None:
         raise ValidationFailed(errors={"region": [f"行政区划代码 {region_code} 不存在"]})
@@ -59,7 +70,7 @@ def programs_for_region(region_code: str, *, default_accept_days: int) -> list[d
     county = region_code[:6]
     result = []
     for code, labels in PROGRAMS.items():
-        s = effective(county, code, default_accept_days=default_accept_days)
+        s = effective(county, code)
         if not s.enabled:
             continue
         result.append(

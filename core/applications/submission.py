@@ -28,7 +28,7 @@ from core.identity import services as identity
 from core.regions.services import names_for
 
 
-def submit(actor: Actor, user: User, app: Application, *, default_accept_days: int) -> Application:
+def submit(actor: Actor, user: User, app: Application) -> Application:
     if not is_creator(user, app):
         raise PermissionDenied("只有填写人可以提交申请")
     if app.status != "draft":
@@ -42,9 +42,7 @@ def submit(actor: Actor, user: User, app: Application, *, default_accept_days: i
     if app.is_proxy and app.applicant_id_number == user.id_number:
         raise ValidationFailed(errors={"on_behalf_of": {"id_number": ["为本人申请无需选择代办"]}})
     county = (app.residence_township_code or "")[:6]
-    program_settings = (
-        settings.effective(county, app.program, default_accept_days=default_accept_days) if len(county) == 6 else None
-    )
+    program_settings = settings.effective(county, app.program) if len(county) == 6 else None
     required = program_settings.required_materials if program_settings else []
     present = {a.material for a in attachments_of(app)}
     errors = validate_for_submit(app, required, present)
@@ -85,7 +83,6 @@ def start_for_person(
     village_code: str | None,
     address: str | None,
     reason: str,
-    default_accept_days: int,
 ) -> Application:
     """An officer applies on behalf of a person found through a report (the window path).
 
@@ -118,7 +115,7 @@ def start_for_person(
     db.session.flush()
     conflicts.check_and_flag(actor, app)  # the person in another open application: flagged, not refused
     county = township_code[:6]
-    days = settings.effective(county, program, default_accept_days=default_accept_days).accept_working_days
+    days = settings.effective(county, program).accept_working_days
     case = route(actor, app, "application", township_code, days, None)
     app.case_id = case.id
     township = names_for({township_code}).get(township_code, "乡镇（街道）")

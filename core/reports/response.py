@@ -76,7 +76,7 @@ def close(
     return report
 
 
-def refer_to_application(actor: Actor, report_id: int, program: str, *, default_accept_days: int) -> Report:
+def refer_to_application(actor: Actor, report_id: int, program: str) -> Report:
     """Start a proxy application for the reported person (the officer acts for them), then close."""
     from core.applications import services as applications
 
@@ -98,7 +98,6 @@ def refer_to_application(actor: Actor, report_id: int, program: str, *, default_
         village_code=report.village_code,
         address=report.address,
         reason=f"主动发现（报告 {report.reference}）：{CATEGORIES[report.category]}",
-        default_accept_days=default_accept_days,
     )
     return close(
         actor, report_id, "referred_to_application", note=f"已转入救助申请 {app.reference}", application_id=app.id

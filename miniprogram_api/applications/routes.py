@@ -38,10 +38,6 @@ blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
 }
 
 
-def _accept_days() -> int:
-    return current_app.config["DEFAULT_ACCEPT_WORKING_DAYS"]
-
-
 @blp.route("")
 class ApplicationList(MethodView):
     @blp.arguments(ListQuery, location="query")
@@ -196,7 +192,7 @@ class Submit(MethodView):
         the same applicant; a member named in another household's application is never a 409 (the officers
         check it). Needs a verified real name."""
         app = applications.get_for_citizen(g.user, application_id)
-        return applications.submit(current_actor(), g.user, app, default_accept_days=_accept_days())
+        return applications.submit(current_actor(), g.user, app)
 
 
 @blp.route("/<int:application_id>/withdraw")

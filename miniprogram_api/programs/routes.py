@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -55,6 +54,4 @@ class ProgramList(MethodView):
 
         Programs open to residents of `region` (a county, township or village code), with the materials to
         upload and the local standard."""
-        return settings.programs_for_region(
-            args["region"], default_accept_days=current_app.config["DEFAULT_ACCEPT_WORKING_DAYS"]
-        )
+        return settings.programs_for_region(args["region"])

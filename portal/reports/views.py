@@ -133,10 +133,9 @@ def close(report_id: int):
 @bp.route("/reports/<int:report_id>/refer", methods=["POST"])
 def refer(report_id: int):
     program = request.form.get("program", "")
-    days = current_app.config["DEFAULT_ACCEPT_WORKING_DAYS"]
     return _act(
         report_id,
-        lambda: reports.refer_to_application(g.actor, report_id, program, default_accept_days=days),
+        lambda: reports.refer_to_application(g.actor, report_id, program),
         "已转入救助申请，申请已进入待受理队列",
     )
 

@@ -393,7 +393,6 @@ def test_officer_start_for_person_is_flagged_not_refused(client, app):
             village_code=None,
             address="民和镇",
             reason="主动发现",
-            default_accept_days=3,
         )
         db.session.commit()
         started_id = started.id

@@ -61,7 +61,7 @@ def _due(step: StepDef, today: date) -> date:
 def start(actor: Actor, app: Application, case: Case) -> None:
     """Called on acceptance: create the steps, mark accept done, open the parallel investigation."""
     workflow = workflow_for(app)
-    settings = effective(case.county_code, app.program, default_accept_days=3)
+    settings = effective(case.county_code, app.program)
     now = clock.utcnow()
     casework.start_limit(case, workflow.total_working_days)
     for step in workflow.steps:
@@ -157,7 +157,7 @@ def get_step(actor: Actor, step_id: int) -> tuple[CaseStep, Case, Application]:
 def _may_act(actor: Actor, app: Application, case: Case, step: CaseStep) -> None:
     definition = workflow_for(app).step(step.step)
     roles = set(definition.roles)
-    if definition.delegable and effective(case.county_code, app.program, default_accept_days=3).confirmation_delegated:
+    if definition.delegable and effective(case.county_code, app.program).confirmation_delegated:
         roles |= {"township_officer"}
     if not roles & set(actor.roles) and "system_admin" not in actor.roles:
         raise PermissionDenied(
