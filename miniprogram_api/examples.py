@@ -246,6 +246,19 @@ AUTH_REQUEST_OUT = {
     "letter_version": "2026-01",
     "authorized_at": None,
 }
+MY_AUTHORIZATION_OUT = {
+    "request": {
+        **AUTH_REQUEST_OUT,
+        "status": "authorized",
+        "status_label": "已授权",
+        "method": "qr",
+        "authorized_at": LATER,
+    },
+    "application_reference": "SQ20261124A1B2C3D4",
+    "program_label": "最低生活保障",
+    "applicant_name": APPLICANT,
+    "revocable": True,
+}
 AUTH_REQUEST_DONE = {
     **AUTH_REQUEST_OUT,
     "status": "authorized",

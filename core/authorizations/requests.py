@@ -15,6 +15,7 @@ from core.authorizations.models import (
     AuthorizationRequest,
     AuthorizationToken,
 )
+from core.casework.models import CaseStep
 from core.database import db
 from core.errors import Conflict, NotFound, PermissionDenied
 from core.identity import services as identity
@@ -142,19 +143,25 @@ def open_for_signing(request: AuthorizationRequest) -> None:
         raise Conflict("该授权已撤销", code="authorization_revoked")
 
 
+def verification_started(app: Application) -> bool:
+    """The data check (信息核对) has been done: authorizations can no longer be withdrawn."""
+    return bool(
+        app.case_id
+        and db.session.scalar(
+            select(CaseStep.id).where(
+                CaseStep.case_id == app.case_id, CaseStep.step == "data_check", CaseStep.status == "done"
+            )
+        )
+    )
+
+
 def revoke(actor: Actor, user: User, app: Application, request_id: int) -> AuthorizationRequest:
     """Before the data verification starts, a member may withdraw the authorization."""
-    from core.casework.models import CaseStep
-
     member = get_request(app, request_id).member_id_number
     if not (user.id_number and user.id_number == member) and not applications.is_creator(user, app):
         raise NotFound("未找到该成员的授权", code="authorization_not_found")
     request = get_request(app, request_id)
-    if app.case_id and db.session.scalar(
-        select(CaseStep.id).where(
-            CaseStep.case_id == app.case_id, CaseStep.step == "data_check", CaseStep.status == "done"
-        )
-    ):
+    if verification_started(app):
         raise Conflict("信息核对已开始，不能撤销授权", code="verification_started")
     if request.status == "revoked":
         raise Conflict("该授权已撤销", code="authorization_revoked")
@@ -183,3 +190,37 @@ def requests_of(app: Application) -> list[AuthorizationRequest]:
             .order_by(AuthorizationRequest.id)
         )
     )
+
+
+def of_member(user: User) -> list[dict]:
+    """The authorizations a verified person was asked for or gave, in any household's application (the
+    member's own view, from which consent can be withdrawn — PIPL art. 15)."""
+    if not identity.is_verified(user):
+        return []
+    rows = db.session.execute(
+        select(AuthorizationRequest, Application)
+        .join(Application, Application.id == AuthorizationRequest.application_id)
+        .where(AuthorizationRequest.member_id_number == user.id_number, AuthorizationRequest.status != "revoked")
+        .order_by(AuthorizationRequest.id.desc())
+        .limit(100)
+    ).all()
+    from core.applications.programs import program_label
+
+    return [
+        {
+            "request": request,
+            "application_reference": app.reference,
+            "program_label": program_label(app.program),
+            "applicant_name": app.applicant_name,
+            "revocable": not verification_started(app),
+        }
+        for request, app in rows
+    ]
+
+
+def revoke_as_member(actor: Actor, user: User, request_id: int) -> AuthorizationRequest:
+    """The member withdraws their own authorization (before the data check starts), whoever applied."""
+    request = db.session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.id == request_id))
+    if request is None or not identity.is_verified(user) or request.member_id_number != user.id_number:
+        raise NotFound("未找到该成员的授权", code="authorization_not_found")
+    return revoke(actor, user, db.session.get(Application, request.application_id), request_id)

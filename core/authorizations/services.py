@@ -24,6 +24,7 @@ from core.authorizations.requests import (
     OPEN_STATUSES,
     get_request,
     missing,
+    of_member,
     open_for_signing,
     plan,
     replan_for_letter,
@@ -31,6 +32,7 @@ from core.authorizations.requests import (
     require_owner,
     require_verified,
     revoke,
+    revoke_as_member,
     revoke_tokens,
 )
 from core.authorizations.signing import (
@@ -65,6 +67,7 @@ __all__ = [
     "issue_qr",
     "letter_view",
     "missing",
+    "of_member",
     "open_for_signing",
     "plan",
     "replan_for_letter",
@@ -74,6 +77,7 @@ __all__ = [
     "resolve",
     "resolve_for_result",
     "revoke",
+    "revoke_as_member",
     "revoke_qr",
     "revoke_tokens",
     "run_verification",

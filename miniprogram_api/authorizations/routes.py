@@ -14,6 +14,7 @@ from miniprogram_api.authorizations.schemas import (
     HandoverOut,
     IdentityIn,
     LetterOut,
+    MyAuthorizationOut,
     QrOut,
     RequestOut,
     SignatureIn,
@@ -150,6 +151,30 @@ class AuthorizationRevoke(MethodView):
         Withdraws an authorization before the data verification (信息核对) starts."""
         app = applications.get_for_citizen(g.user, application_id)
         return authorizations.revoke(current_actor(), g.user, app, member)
+
+
+@blp.route("/me/authorizations")
+class MyAuthorizations(MethodView):
+    @blp.response(200, MyAuthorizationOut(many=True), example=[ex.MY_AUTHORIZATION_OUT])
+    def get(self):
+        """我的授权（作为家庭成员）
+
+        The authorizations of the economic check that I (a verified person) was asked for or gave, in any
+        household's application — whoever applied. Each can be withdrawn until the data check starts
+        (`revocable`). Empty before real-name verification."""
+        return authorizations.of_member(g.user)
+
+
+@blp.route("/me/authorizations/<int:request_id>/revoke")
+class MyAuthorizationRevoke(MethodView):
+    @blp.response(200, RequestOut, example={**ex.AUTH_REQUEST_OUT, "status": "revoked", "status_label": "已撤销"})
+    @errors("authorization_not_found", "verification_started", "authorization_revoked")
+    def post(self, request_id: int):
+        """撤回我的授权
+
+        Withdraws my own authorization (consent can be withdrawn at any time before the data check starts),
+        also when someone else applied; the applicant sees the member as 待授权 again."""
+        return authorizations.revoke_as_member(current_actor(), g.user, request_id)
 
 
 @blp.route("/authorizations/letter")

@@ -25,6 +25,18 @@ class RequestOut(Schema):
     authorized_at = fields.DateTime(allow_none=True, metadata={"description": "Signed at (UTC)"})
 
 
+class MyAuthorizationOut(Schema):
+    """One of my own authorizations, in whichever household's application it was asked for."""
+
+    request = fields.Nested(RequestOut, metadata={"description": "The authorization; `id` is the {request_id}"})
+    application_reference = fields.String(metadata={"description": "The application's reference"})
+    program_label = fields.String(metadata={"description": "The programme, Chinese"})
+    applicant_name = fields.String(metadata={"description": "Who applied (the household's applicant)"})
+    revocable = fields.Boolean(
+        metadata={"description": "Whether it can still be withdrawn (until the data check starts)"}
+    )
+
+
 AUTHORIZATION_HEADER = "X-Authorization-Token"
 
 

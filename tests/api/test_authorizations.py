@@ -514,3 +514,25 @@ def test_revoke_before_verification_starts(client, app, portraits):
         client.post(f"/api/v1/applications/{app_id}/authorizations/{states[0]['id']}/revoke", headers=other).status_code
         == 404
     )
+
+
+def test_a_member_sees_and_withdraws_their_own_authorization(client, app):
+    """Consent can be withdrawn by the member themself (PIPL art. 15), not only by whoever applied; a
+    stranger or the applicant's other members cannot touch it through this path."""
+    headers, app_id, _ = _household(client)
+    member = bound_citizen(client, "13900060021", *WANG)
+    stranger = bound_citizen(client, "13900060022", "赵某某", id_number(date(1977, 3, 3), 55))
+    mine = client.get("/api/v1/me/authorizations", headers=member).get_json()
+    assert [(m["request"]["member_name"], m["applicant_name"], m["revocable"]) for m in mine] == [
+        (WANG[0], ZHANG[0], True)
+    ]
+    assert client.get("/api/v1/me/authorizations", headers=stranger).get_json() == []
+    request_id = mine[0]["request"]["id"]
+    refused = client.post(f"/api/v1/me/authorizations/{request_id}/revoke", headers=stranger)
+    assert refused.status_code == 404 and refused.get_json()["status"] == "authorization_not_found"
+    done = client.post(f"/api/v1/me/authorizations/{request_id}/revoke", headers=member)
+    assert done.status_code == 200 and done.get_json()["status"] == "revoked"
+    again = client.post(f"/api/v1/me/authorizations/{request_id}/revoke", headers=member)
+    assert again.status_code == 409
+    states = client.get(f"/api/v1/applications/{app_id}/authorizations", headers=headers).get_json()
+    assert {r["member_name"]: r["status"] for r in states}[WANG[0]] == "pending"  # asked afresh
