@@ -44,6 +44,10 @@ def validate_phone(phone: str, field: str = "phone") -> str:
     return phone
 
 
+def mask_phone(phone: str | None) -> str | None:
+    return (phone[:3] + "****" + phone[-4:]) if phone else None
+
+
 def send_login_code(phone: str, *, ip: str | None, policy: SmsPolicy) -> str:
     """Create a log-in code and queue its SMS. Returns the code (shown only in development)."""
     phone = validate_phone(phone)

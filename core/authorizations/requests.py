@@ -9,6 +9,7 @@ from core.accounts.models import User
 from core.actor import Actor
 from core.applications import services as applications
 from core.applications.models import Application
+from core.applications.programs import program_label
 from core.audit import services as audit
 from core.authorizations import letters
 from core.authorizations.models import (
@@ -204,8 +205,6 @@ def of_member(user: User) -> list[dict]:
         .order_by(AuthorizationRequest.id.desc())
         .limit(100)
     ).all()
-    from core.applications.programs import program_label
-
     return [
         {
             "request": request,

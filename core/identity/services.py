@@ -23,16 +23,17 @@ from sqlalchemy.exc import IntegrityError
 
 from core import clock
 from core.accounts.models import Officer, User
-from core.actor import Actor
+from core.actor import SYSTEM, Actor
 from core.audit import services as audit
 from core.database import db, enqueue_after_commit
 from core.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from core.files import storage
-from core.identity.models import METHODS, REASONS, Identity, IdentityVerification
+from core.identity.models import REASONS, Identity, IdentityVerification
 from core.identity.providers import IdentityService, PlatformIdentity
 from core.idnumber import mask, validate_id_number
 from core.liveness import services as liveness
 from core.liveness.models import FaceChallenge
+from core.notifications import services as outbox
 
 NAME_RE = re.compile(r"^[\u4e00-\u9fa5·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,48}[A-Za-z]$")
 FACE_TASK = "faces.verify_identity"
@@ -86,6 +87,25 @@ def linked_logins(user: User) -> list[User]:
     if user.identity_id is None:
         return [user]
     return list(db.session.scalars(select(User).where(User.identity_id == user.identity_id).order_by(User.id)))
+
+
+@dataclass(frozen=True)
+class RealNameState:
+    """What the account's owner sees of their real name: unverified | claimed | verifying | verified."""
+
+    status: str
+    claim: IdentityVerification | None  # the open claim, if any
+    verification: IdentityVerification | None  # the verification that made the current identity
+
+
+def real_name_state(user: User) -> RealNameState:
+    claim = current_claim(user)
+    if is_verified(user):
+        passed = last_passed(user.id)
+        return RealNameState("verified", claim, passed[0] if passed else None)
+    if claim is not None:
+        return RealNameState("verifying" if claim.status == "verifying" else "claimed", claim, None)
+    return RealNameState("unverified", None, None)
 
 
 def history(identity_id: int | None = None, user_id: int | None = None) -> list[IdentityVerification]:
@@ -317,8 +337,6 @@ def run_face(
         for key in verification.frame_keys or []:
             storage.delete(key)
         verification.frame_keys = []
-    from core.actor import SYSTEM
-
     if not verdict.passed:
         _fail(SYSTEM, verification, verdict.reason if verdict.reason in REASONS else "face_failed")
         return "failed"
@@ -428,8 +446,6 @@ def on_first_verification(name: str, listener: Callable[[User, Identity], object
 
 def _tell_other_logins(identity: Identity, new_user: User) -> None:
     """Every other log-in of the person learns that a new one was linked (an SMS to their phones)."""
-    from core.notifications import services as outbox
-
     phones = db.session.scalars(
         select(User.phone).where(User.identity_id == identity.id, User.id != new_user.id, User.phone.is_not(None))
     ).all()
@@ -486,7 +502,3 @@ def last_passed(user_id: int | None, identity_id: int | None = None) -> tuple[Id
         return None
     officer = db.session.get(Officer, verification.officer_id) if verification.officer_id else None
     return verification, officer.display_name if officer else None
-
-
-def method_label(method: str | None) -> str:
-    return METHODS.get(method or "", "—")

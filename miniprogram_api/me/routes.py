@@ -28,10 +28,6 @@ blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
 STATUS_LABELS = {"unverified": "未实名", "claimed": "待核验", "verifying": "核验中", "verified": "已实名核验"}
 
 
-def _phone(phone: str | None) -> str | None:
-    return (phone[:3] + "****" + phone[-4:]) if phone else None
-
-
 def _settings() -> identity.IdentitySettings:
     return identity.IdentitySettings.from_config(current_app.config)
 
@@ -46,18 +42,11 @@ def _methods(user: User) -> list[str]:
 
 
 def _me(user: User) -> dict:
-    claim = identity.current_claim(user)
-    if identity.is_verified(user):
-        status = "verified"
-    elif claim is not None:
-        status = "verifying" if claim.status == "verifying" else "claimed"
-    else:
-        status = "unverified"
-    last = identity.history(user_id=user.id)
-    passed = next((v for v in last if v.status == "passed"), None) if status == "verified" else None
+    state = identity.real_name_state(user)
+    status, claim, passed = state.status, state.claim, state.verification
     return {
         "id": user.id,
-        "phone_masked": _phone(user.phone),
+        "phone_masked": accounts.mask_phone(user.phone),
         "wechat_bound": bool(user.wechat_openid),
         "real_name_status": status,
         "real_name_status_label": STATUS_LABELS[status],
@@ -78,7 +67,7 @@ def _me(user: User) -> dict:
             {
                 "id": u.id,
                 "kind": "sms" if u.phone else ("wechat" if u.wechat_openid else "alipay"),
-                "phone_masked": _phone(u.phone),
+                "phone_masked": accounts.mask_phone(u.phone),
                 "wechat_bound": bool(u.wechat_openid),
                 "current": u.id == user.id,
             }
