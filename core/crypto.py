@@ -62,3 +62,9 @@ def decrypt_bytes(token: bytes) -> bytes:
 def seal(value: str) -> str:
     """An HMAC with the server key: evidence records are sealed with it."""
     return hmac.new(_hmac_key, b"seal:" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_digest(purpose: str, value: str) -> str:
+    """A deterministic keyed HMAC for blind indexes (one key per purpose, derived from the server key)."""
+    key = hmac.new(_hmac_key, b"index:" + purpose.encode(), hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

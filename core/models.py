@@ -12,4 +12,5 @@ from core.identity import models as identity  # noqa: F401
 from core.liveness import models as liveness  # noqa: F401
 from core.notifications import models as notifications  # noqa: F401
 from core.regions import models as regions  # noqa: F401
+from core.registry import models as registry  # noqa: F401
 from core.reports import models as reports  # noqa: F401

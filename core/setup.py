@@ -24,6 +24,8 @@ def wire() -> None:
     from core.applications import workflow
     from core.authorizations import services as authorizations
     from core.identity import services as identity
+    from core.registry import services as registry
+    from core.reports import services as reports
 
     # the data check waits until every adult member has authorized it
     workflow.register_gate("data_check", authorizations.missing)
@@ -31,6 +33,10 @@ def wire() -> None:
     applications.on_household_change("authorizations", authorizations.plan)
     # a log-in's drafts become the person's at its first real-name verification
     identity.on_first_verification("applications", applications.adopt_drafts)
+    # the registry (一人一档): submitted members and named report subjects are persons; an approval enrolls
+    applications.on_submitted("registry", registry.register_application)
+    reports.on_filed("registry", registry.register_report)
+    workflow.on_approved("registry", registry.enroll_approved)
     workflow.validate_all()  # a broken workflow definition stops start-up
 
 

@@ -88,6 +88,7 @@ class Application(db.Model):
     applicant_name: Mapped[str | None] = mapped_column(String(50))
     applicant_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
     applicant_phone: Mapped[str | None] = mapped_column(String(20))
+    applicant_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry
     is_proxy: Mapped[bool] = mapped_column(Boolean, default=False)
     proxy_relation: Mapped[str | None] = mapped_column(String(20))
     proxy_reason: Mapped[str | None] = mapped_column(String(20))

@@ -42,6 +42,7 @@ from core.applications.intake import (
 )
 from core.applications.submission import (
     close_cases,
+    on_submitted,
     reply_correction,
     route,
     start_for_person,
@@ -74,6 +75,7 @@ __all__ = [
     "masked_members",
     "monthly_income_total",
     "on_household_change",
+    "on_submitted",
     "record_event",
     "reject_at_acceptance",
     "reply_correction",

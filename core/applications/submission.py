@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from core import clock
@@ -26,6 +28,13 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.households.models import HouseholdMember
 from core.identity import services as identity
 from core.regions.services import names_for
+
+# Called when an application is submitted, in the same transaction (the registry links its members).
+_submitted_listeners: dict[str, Callable[[Application], object]] = {}
+
+
+def on_submitted(name: str, listener: Callable[[Application], object]) -> None:
+    _submitted_listeners[name] = listener
 
 
 def submit(actor: Actor, user: User, app: Application) -> Application:
@@ -69,6 +78,8 @@ def submit(actor: Actor, user: User, app: Application) -> Application:
         proxy=app.is_proxy,
     )
     audit.record(actor, "application.submit", app, region=app.residence_township_code, case_id=app.case_id)
+    for listener in _submitted_listeners.values():
+        listener(app)
     return app
 
 

@@ -35,6 +35,7 @@ class AuthorizationRequest(db.Model):
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     member_name: Mapped[str] = mapped_column(String(50))
     member_id_number: Mapped[str] = mapped_column(String(18))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry
     letter_version: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     method: Mapped[str | None] = mapped_column(String(12))

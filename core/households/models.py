@@ -26,6 +26,7 @@ class HouseholdMember(db.Model):
     health: Mapped[str | None] = mapped_column(String(20))
     disability_grade: Mapped[int | None] = mapped_column(SmallInteger)
     employment: Mapped[str | None] = mapped_column(String(20))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry, once submitted
 
 
 class Income(db.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -147,6 +148,14 @@ def find_open_duplicate(
     return db.session.scalar(stmt.order_by(Report.id).limit(1))
 
 
+# Called for every report filed, in the same transaction (the registry links a named person).
+_filed_listeners: dict[str, Callable[[Report], object]] = {}
+
+
+def on_filed(name: str, listener: Callable[[Report], object]) -> None:
+    _filed_listeners[name] = listener
+
+
 def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -> tuple[Report, bool]:
     """File a report. Returns ``(report, is_duplicate)``."""
     role = _reporting_role(actor, data.get("as_role"), data.get("township_code") or "", data.get("village_code"))
@@ -189,6 +198,8 @@ def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -
             reporter_text=f"该困难情况已有人报告，{township}正在处理，感谢您的关心",
         )
         audit.record(actor, "report.create", report, region=report.township_code, duplicate_of=duplicate_of.id)
+        for listener in _filed_listeners.values():
+            listener(report)
         return report, True
     days = contact_days(report.township_code[:6], report.urgency)
     case = casework.open_case(
@@ -206,6 +217,8 @@ def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -
     report.first_contact_due = case.due_date
     record_event(report, "created", reporter_text=f"您报告的困难情况已由{township}受理")
     audit.record(actor, "report.create", report, region=report.township_code, role=role)
+    for listener in _filed_listeners.values():
+        listener(report)
     return report, False
 
 

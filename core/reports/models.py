@@ -30,6 +30,7 @@ class Report(db.Model):
     person_name: Mapped[str | None] = mapped_column(String(50))
     person_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
     person_phone: Mapped[str | None] = mapped_column(String(20))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry
     age_group: Mapped[str | None] = mapped_column(String(10))
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="new")

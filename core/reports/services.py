@@ -19,6 +19,7 @@ from core.reports.intake import (
     create_report,
     find_open_duplicate,
     get_photo,
+    on_filed,
     photos_of,
 )
 from core.reports.queries import (
@@ -68,6 +69,7 @@ __all__ = [
     "mark_duplicate",
     "officer_events",
     "officer_queue",
+    "on_filed",
     "photos_of",
     "record_event",
     "record_step",

@@ -34,6 +34,15 @@ APPEAL_TEXT = "如对决定不服，可自收到决定之日起60日内申请行
 _gates: dict[str, dict[str, Any]] = {}
 
 
+# Called after a decision approves an application (the registry enrolls it), in the same transaction.
+_decision_listeners: dict[str, Any] = {}
+
+
+def on_approved(name: str, listener: Any) -> None:
+    """``listener(actor, application)`` runs when a decision approves an application (idempotent by name)."""
+    _decision_listeners[name] = listener
+
+
 def register_gate(step: str, gate: Any) -> None:
     """``gate(application) -> list[str]``: reasons the step cannot be completed yet (empty = go)."""
     _gates.setdefault(step, {})[f"{gate.__module__}.{gate.__qualname__}"] = gate  # idempotent
@@ -475,6 +484,9 @@ def decide(actor: Actor, step_id: int, data: dict, *, version: int | None = None
         casework.close(db.session.get(Case, app.info_case_id))
     audit.record(actor, f"application.{app.status}", app, region=case.township_code, amount=str(amount or ""))
     _event(app, actor, app.status, text, reason=reason or None)
+    if app.status == "approved":
+        for listener in _decision_listeners.values():
+            listener(actor, app)
     return app
 
 
