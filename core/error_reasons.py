@@ -161,6 +161,10 @@ DOMAIN: dict[str, Reason] = {
     ),
     "is_duplicate": _r(409, "该报告已并入另一份报告，请在原报告中处理"),
     "not_duplicate": _r(409, "该报告不是重复报告"),
+    # registry (core/registry)
+    "benefit_not_found": _r(404, "未找到该待遇记录"),
+    "enrollment_not_found": _r(404, "未找到该救助对象"),
+    "invalid_enrollment_transition": _r(409, "该救助对象当前状态不能进行此项变更"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -192,6 +196,8 @@ PORTAL_ONLY = frozenset(
         "conflict_lapsed",
         "is_duplicate",
         "not_duplicate",
+        "enrollment_not_found",
+        "invalid_enrollment_transition",
     }
 )
 

@@ -372,3 +372,39 @@ DEMO_CASE_OUT = {
     "created_at": NOW,
 }
 HEALTH_OUT = {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+BENEFIT_OUT = {
+    "id": 12,
+    "reference": "BZ20261202A1B2C3D4",
+    "program": "dibao",
+    "program_label": "最低生活保障",
+    "status": "active",
+    "status_label": "在保",
+    "status_reason": None,
+    "monthly_amount": "905.00",
+    "member_count": 3,
+    "start_month": "2026-12",
+    "end_month": None,
+    "months_paid": 2,
+    "last_paid_month": "2027-01",
+    "next_review_date": "2027-06-01",
+    "township_code": "360124100",
+    "township_name": "民和镇",
+    "bank_account_masked": "****0123",
+    "open_transfer": None,
+    "can_transfer": True,
+    "appeal_route": "如对决定不服，可自收到通知之日起60日内申请行政复议，或6个月内提起行政诉讼",
+}
+BENEFIT_DETAIL_OUT = {
+    **BENEFIT_OUT,
+    "history": [
+        {
+            "kind": "created",
+            "kind_label": "纳入救助",
+            "text": "纳入救助：每月905.00元，自2026年12月起",
+            "reason": None,
+            "at": "2026-12-02T08:30:00+00:00",
+        }
+    ],
+}

@@ -92,7 +92,7 @@ def _reference() -> str:
 def snapshot(enrollment: Enrollment) -> dict[str, Any]:
     return {
         "status": enrollment.status,
-        "monthly_amount": str(enrollment.monthly_amount),
+        "monthly_amount": f"{Decimal(enrollment.monthly_amount):.2f}",
         "end_month": enrollment.end_month,
         "next_review_date": enrollment.next_review_date.isoformat() if enrollment.next_review_date else None,
         "township_code": enrollment.township_code,
@@ -248,7 +248,7 @@ def change(
     if kind == "adjusted":
         if amount is None:
             raise ValidationFailed(errors={"amount": ["请填写调整后的月发放金额"]})
-        enrollment.monthly_amount = amount
+        enrollment.monthly_amount = Decimal(amount).quantize(Decimal("0.01"))
     if after is not None:
         enrollment.status = after
     enrollment.status_reason = reason if kind != "resumed" else None
@@ -356,7 +356,7 @@ def get_for_officer(actor: Actor, enrollment_id: int, *, lock: bool = False) -> 
         stmt = stmt.with_for_update()
     enrollment = db.session.scalar(stmt)
     if enrollment is None:
-        raise NotFound("未找到该救助对象")
+        raise NotFound("未找到该救助对象", code="enrollment_not_found")
     return enrollment
 
 

@@ -56,7 +56,7 @@ def make_enrollment(
     for k in range(1, members):
         other = registry.person_for(
             id_number(date(2000 + k, 1, 1), n % 997 + 1, prefix=township[:6]),
-            f"王{k}",
+            ("王小红", "王小明", "王小军", "王小兰", "王小华")[(k - 1) % 5],
             source_type="officer",
             source_id=f"test-{n}",
             facts={"residence_township_code": township},
