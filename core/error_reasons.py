@@ -165,6 +165,7 @@ DOMAIN: dict[str, Reason] = {
     "benefit_not_found": _r(404, "未找到该待遇记录"),
     "enrollment_not_found": _r(404, "未找到该救助对象"),
     "invalid_enrollment_transition": _r(409, "该救助对象当前状态不能进行此项变更"),
+    "county_only": _r(403, "该操作由县级民政部门办理"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -198,6 +199,7 @@ PORTAL_ONLY = frozenset(
         "not_duplicate",
         "enrollment_not_found",
         "invalid_enrollment_transition",
+        "county_only",
     }
 )
 

@@ -22,6 +22,7 @@ def init_portal(app: Flask) -> None:
     from portal.identity.views import bp as identity_bp
     from portal.notifications.views import bp as notifications_bp
     from portal.queue.views import bp as queue_bp
+    from portal.registry.views import bp as registry_bp
     from portal.reports.views import bp as reports_bp
     from portal.sessions import install as install_sessions
 
@@ -34,6 +35,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(identity_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(registry_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -7,6 +7,7 @@ field diff); the household hears of each change (outbox), with the appeal route 
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -22,7 +23,7 @@ from core.applications.models import Application
 from core.applications.programs import program_label
 from core.audit import services as audit
 from core.database import db
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.notifications import services as outbox
 from core.registry import persons
 from core.registry.models import (
@@ -378,3 +379,35 @@ def members_of(enrollment_id: int) -> list[tuple[EnrollmentMember, Person]]:
         .order_by(EnrollmentMember.id)
     )
     return [(m, p) for m, p in db.session.execute(stmt)]
+
+
+COUNTY_ROLES = frozenset({"county_officer", "city_admin", "system_admin"})
+OFFICER_KINDS = ("adjusted", "suspended", "resumed", "exited")
+
+
+def officer_change(
+    actor: Actor,
+    enrollment_id: int,
+    kind: str,
+    *,
+    reason: str | None,
+    amount: Any = None,
+    month: str | None = None,
+    version: int | None = None,
+) -> EnrollmentEvent:
+    """A county officer adjusts, suspends, resumes or ends an enrollment outside a review (the county decides;
+    a township records reviews). The row is locked, and a stale form (another officer changed it) is a 409."""
+    enrollment = get_for_officer(actor, enrollment_id, lock=True)
+    if not COUNTY_ROLES & set(actor.roles):
+        raise PermissionDenied("救助对象的调整、暂停、恢复和退出由县级民政部门决定", code="county_only")
+    if version is not None and version != enrollment.version:
+        raise Conflict("该救助对象已被他人修改，请刷新后重试", code="edit_conflict")
+    if kind not in OFFICER_KINDS:
+        raise ValidationFailed(errors={"kind": ["请选择变更类型"]})
+    new_amount = parse_amount(amount, "amount", label="调整后的月发放金额") if kind == "adjusted" else None
+    if month is not None and month != "":
+        if not re.fullmatch(r"20\d{2}-(0[1-9]|1[0-2])", month):
+            raise ValidationFailed(errors={"month": ["月份格式如 2027-01"]})
+    else:
+        month = None
+    return change(actor, enrollment, kind, reason=reason, amount=new_amount, month=month, source_type="officer")

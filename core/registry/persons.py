@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from core import access, clock, idnumber, pii
 from core.actor import Actor
 from core.applications.models import Application
+from core.authorizations.models import AuthorizationRequest
 from core.database import db
 from core.errors import NotFound
 from core.registry.models import Household, HouseholdMembership, Person, PersonFact
@@ -115,6 +116,13 @@ def register_application(app: Application) -> None:
         member.person_id = person.id
         if app.applicant_id_number and pii.normalise(member.id_number) == pii.normalise(app.applicant_id_number):
             app.applicant_person_id = person.id
+        for request in db.session.scalars(
+            select(AuthorizationRequest).where(
+                AuthorizationRequest.application_id == app.id,
+                AuthorizationRequest.member_id_number == member.id_number,
+            )
+        ):
+            request.person_id = person.id
     db.session.flush()
 
 

@@ -5,6 +5,7 @@ households, facts), ``enrollments`` (creation once per decision, state changes a
 """
 
 from core.registry.enrollments import (
+    COUNTY_ROLES,
     ENROLLED_PROGRAMS,
     TRANSITIONS,
     add_months,
@@ -14,6 +15,7 @@ from core.registry.enrollments import (
     events_of,
     get_for_officer,
     month_of,
+    officer_change,
     parse_amount,
 )
 from core.registry.enrollments import members_of as enrollment_members
@@ -31,6 +33,7 @@ from core.registry.persons import (
 )
 
 __all__ = [
+    "COUNTY_ROLES",
     "ENROLLED_PROGRAMS",
     "TRANSITIONS",
     "add_months",
@@ -47,6 +50,7 @@ __all__ = [
     "join_household",
     "members_of",
     "month_of",
+    "officer_change",
     "parse_amount",
     "person_for",
     "record_facts",
