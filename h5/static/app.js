@@ -1,4 +1,4 @@
-// 救助通 H5: one Vue 3 + Vant 4 app with hash routes (#/login, #/real-name, #/authorize, #/applications).
+// 救助通 H5: one Vue 3 + Vant 4 app with hash routes (#/login, #/real-name, #/authorize, #/applications, #/benefits).
 // Written as render functions (h) for Vue's runtime-only build: the page's CSP allows no eval.
 "use strict";
 
@@ -1211,13 +1211,63 @@
     },
   };
 
+  // 我的待遇: the household's enrollments (amount, months paid on locked rolls, next review, open transfer)
+  const yuan = (v) => `${v} 元/月`;
+
+  function benefitCard(b, onClick) {
+    return h("section", { class: "rl-card rl-benefit", "data-testid": `benefit-${b.id}`, onClick }, [
+      h("h2", { class: "rl-subtitle" }, `${b.program_label}（${b.member_count} 人）`),
+      h("p", { class: "rl-big", "data-field": "amount" }, yuan(b.monthly_amount)),
+      h("p", { "data-field": "status" }, b.status !== "active" && b.status_reason ? `${b.status_label}：${b.status_reason}` : b.status_label),
+      h("p", { class: "rl-hint", "data-field": "paid" }, b.months_paid
+        ? `已发放 ${b.months_paid} 个月，最近一次 ${b.last_paid_month}`
+        : "尚未发放（每月发放名册锁定后显示）"),
+      b.next_review_date ? h("p", { class: "rl-hint", "data-field": "review" }, `下次复核：${b.next_review_date}`) : null,
+      b.bank_account_masked ? h("p", { class: "rl-hint" }, `发放账户：${b.bank_account_masked}`) : null,
+      b.open_transfer
+        ? h("p", { class: "rl-hint", "data-field": "transfer" }, `资格转移：${b.open_transfer.status_label}（转入 ${b.open_transfer.to_township_name || b.open_transfer.to_township_code}）`)
+        : null,
+    ]);
+  }
+
   const Benefits = {
     setup() {
-      return () =>
-        h("div", [
+      const items = ref(null);
+      onMounted(async () => {
+        if (requireLogin()) items.value = await api.get("/me/benefits").catch((err) => (showError(err), []));
+      });
+      return () => {
+        if (items.value === null) return h(V.Loading, { vertical: true }, () => "正在加载…");
+        return h("div", [
           h("h1", { class: "rl-title" }, "我的待遇"),
-          h(V.Empty, { id: "benefits-empty", description: "暂无待遇信息。申请获批后，每月发放的救助金会显示在这里。" }),
+          items.value.length === 0
+            ? h(V.Empty, { id: "benefits-empty", description: "暂无待遇信息。申请获批后，每月发放的救助金会显示在这里。" })
+            : null,
+          ...items.value.map((b) => benefitCard(b, () => go(`/benefit?id=${b.id}`))),
         ]);
+      };
+    },
+  };
+
+  const BenefitDetail = {
+    setup() {
+      const benefit = ref(null);
+      onMounted(async () => {
+        if (requireLogin()) benefit.value = await api.get(`/me/benefits/${route.query.id}`).catch((err) => (showError(err), null));
+      });
+      return () => {
+        const b = benefit.value;
+        if (!b) return h(V.Loading, { vertical: true }, () => "正在加载…");
+        return h("div", [
+          h("h1", { class: "rl-title" }, `${b.program_label} ${b.reference}`),
+          benefitCard(b),
+          h("h2", { class: "rl-subtitle" }, "变更记录"),
+          h("ol", { id: "benefit-history" }, (b.history || []).map((e) =>
+            h("li", [h("p", e.text), e.reason ? h("p", { class: "rl-hint" }, `原因：${e.reason}`) : null,
+              h("p", { class: "rl-hint" }, new Date(e.at).toLocaleString("zh-CN"))]))),
+          h("p", { class: "rl-hint", id: "appeal-route" }, b.appeal_route),
+        ]);
+      };
     },
   };
 
@@ -1233,6 +1283,7 @@
     "/reports": { view: MyReports, title: "我的报告" },
     "/my-report": { view: MyReport, title: "报告进度" },
     "/benefits": { view: Benefits, title: "我的待遇" },
+    "/benefit": { view: BenefitDetail, title: "待遇详情" },
   };
 
   const Shell = {

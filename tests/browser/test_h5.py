@@ -667,3 +667,41 @@ def test_proxy_application_for_someone_else_with_relation_and_reason(phones, liv
     detail = client.get(f"/api/v1/applications/{mine[0]['id']}", headers=headers).get_json()
     assert (detail["proxy_relation"], detail["proxy_reason"]) == ("relative", "no_phone")
     assert detail["applicant_id_number"] == grandma[1]
+
+
+def test_recipient_sees_amount_months_paid_and_history_in_plain_words(phones, live_server, app, client):
+    from decimal import Decimal
+
+    from playwright.sync_api import expect
+
+    from core.actor import Actor
+    from core.database import db
+    from core.registry import services as registry
+    from core.registry.models import Enrollment
+    from tests.registry.factory import make_enrollment
+
+    phone = phones()
+    page = phone.page
+    verified_on_phone(client, page, live_server, "13900007081", ("王大明", id_number(date(1970, 5, 6), 701)))
+    with app.app_context():
+        eid = make_enrollment(seq=700, amount="905.00", members=3)  # the head is the phone's person
+        county = Actor(kind="officer", id=None, roles=("county_officer",), region_code="360124")
+        registry.change(
+            county, db.session.get(Enrollment, eid), "adjusted", reason="家庭收入增加", amount=Decimal("700")
+        )
+        db.session.commit()
+    page.click("#go-benefits")
+    card = page.locator(f"[data-testid=benefit-{eid}]")
+    expect(card.locator("[data-field=amount]")).to_have_text("700.00 元/月")
+    expect(card.locator("[data-field=status]")).to_have_text("在保")
+    expect(card.locator("[data-field=paid]")).to_contain_text("尚未发放")
+    expect(card).to_contain_text("最低生活保障（3 人）")
+    expect(card).to_contain_text("****0123")
+    assert page.locator("#benefits-empty").count() == 0
+    card.click()
+    history = page.locator("#benefit-history li")
+    expect(history).to_have_count(2)
+    expect(history.first).to_contain_text("由905.00元调整为700.00元")
+    expect(history.first).to_contain_text("原因：家庭收入增加")
+    expect(page.locator("#appeal-route")).to_contain_text("行政复议")
+    assert not phone.problems, phone.problems
