@@ -148,12 +148,19 @@ def find_open_duplicate(
     return db.session.scalar(stmt.order_by(Report.id).limit(1))
 
 
-# Called for every report filed, in the same transaction (the registry links a named person).
+# Called for every report filed, and again when an officer completes the person's identity, in the same
+# transaction (the registry links the named person).
 _filed_listeners: dict[str, Callable[[Report], object]] = {}
 
 
 def on_filed(name: str, listener: Callable[[Report], object]) -> None:
     _filed_listeners[name] = listener
+
+
+def person_named(report: Report) -> None:
+    """Tell the listeners that a report now names its person (after filing or ``set_person``)."""
+    for listener in _filed_listeners.values():
+        listener(report)
 
 
 def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -> tuple[Report, bool]:
@@ -198,8 +205,7 @@ def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -
             reporter_text=f"该困难情况已有人报告，{township}正在处理，感谢您的关心",
         )
         audit.record(actor, "report.create", report, region=report.township_code, duplicate_of=duplicate_of.id)
-        for listener in _filed_listeners.values():
-            listener(report)
+        person_named(report)
         return report, True
     days = contact_days(report.township_code[:6], report.urgency)
     case = casework.open_case(
@@ -217,8 +223,7 @@ def create_report(actor: Actor, data: dict[str, Any], *, caps: dict[str, int]) -
     report.first_contact_due = case.due_date
     record_event(report, "created", reporter_text=f"您报告的困难情况已由{township}受理")
     audit.record(actor, "report.create", report, region=report.township_code, role=role)
-    for listener in _filed_listeners.values():
-        listener(report)
+    person_named(report)
     return report, False
 
 

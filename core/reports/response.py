@@ -13,6 +13,7 @@ from core.database import db
 from core.errors import Conflict, ValidationFailed
 from core.idnumber import validate_id_number
 from core.reports.feedback import record_event, township_name
+from core.reports.intake import person_named
 from core.reports.models import Report
 from core.reports.queries import get_for_officer, scope_clause
 from core.reports.rules import STEP_TRANSITIONS
@@ -119,6 +120,7 @@ def set_person(actor: Actor, report_id: int, name: str | None, id_number: str | 
         report.person_name = name.strip()
     if id_number:
         report.person_id_number = normalized
+    person_named(report)  # the registry links (or creates) the person, with this report as the source
     audit.record(
         actor,
         "report.set_person",

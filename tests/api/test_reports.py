@@ -252,6 +252,13 @@ def test_response_and_feedback_to_the_reporter(client, app):
         )
         case = db.session.get(Case, application.case_id)
         assert case.township_code == "360124100" and case.kind == "application"
+        # the officer's identification linked the report to the registry's person, with the report as source
+        from core.registry.models import Person, PersonFact
+
+        person = db.session.get(Person, stored.person_id)
+        assert person is not None and person.id_number == PERSON[1] and person.name == PERSON[0]
+        sources = {(f.source_type, f.source_id) for f in db.session.scalars(select(PersonFact))}
+        assert ("report", str(report["id"])) in sources
     # the person, logging in with her own identity, finds the application started for her
     her = bound_citizen(client, "13900040111", *PERSON)
     mine = client.get("/api/v1/applications", headers=her).get_json()
