@@ -30,6 +30,14 @@ class BaseConfig:
     # tables, while DATABASE_URL names the app's least-privilege role (docs/deployment.md)
     MIGRATION_DATABASE_URL = None
     STORAGE_DIR = str(INSTANCE_DIR / "storage")
+    # PostgreSQL timeouts (milliseconds; 0 = none): a slow statement, a held lock or a client that left a
+    # transaction open fails fast with 503 instead of stopping the workers. Bulk jobs run on the same limits:
+    # each statement of the set-based imports and roll drafts is far below them.
+    DB_CONNECT_TIMEOUT_SECONDS = 5
+    DB_STATEMENT_TIMEOUT_MS = 30_000
+    DB_LOCK_TIMEOUT_MS = 5_000
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+    DB_POOL_TIMEOUT_SECONDS = 10
     # --- secrets (development defaults; production must set them) -------------------------
     SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - development default; production refuses it
     JWT_SECRET_KEY = "dev-only-jwt-key-change-me-0123456789abcdef"  # noqa: S105 - as above
@@ -43,6 +51,8 @@ class BaseConfig:
     CELERY_RESULT_BACKEND = None
     CELERY_TASK_TIME_LIMIT = 300
     CELERY_TASK_SOFT_TIME_LIMIT = 240
+    TASK_RELAY_AFTER_SECONDS = 30  # a task row still pending after this is published by the beat relay
+    REDIS_SOCKET_TIMEOUT_SECONDS = 3.0  # broker connect/read timeout: an outage fails fast, never hangs
     # --- API -----------------------------------------------------------------------------
     API_DOCS_ENABLED = True
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024

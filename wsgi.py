@@ -122,6 +122,20 @@ def activate(app: Flask) -> None:
     celery.set_current()  # shared tasks resolve to this app's Celery (a second app made itself current)
 
 
+def postgres_session_settings(cfg: Any) -> dict[str, Any]:
+    """Connect and per-session timeouts: a down, slow or locked database fails a request in seconds (503),
+    never hangs a worker (0 disables one)."""
+    options = " ".join(
+        f"-c {name}={int(cfg[key])}"
+        for name, key in (
+            ("statement_timeout", "DB_STATEMENT_TIMEOUT_MS"),
+            ("lock_timeout", "DB_LOCK_TIMEOUT_MS"),
+            ("idle_in_transaction_session_timeout", "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"),
+        )
+    )
+    return {"connect_timeout": int(cfg["DB_CONNECT_TIMEOUT_SECONDS"]), "options": options}
+
+
 def create_app(env: str | None = None, **overrides: Any) -> Flask:
     cfg = config_module.get_config(env)
     if overrides:
@@ -136,7 +150,13 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     # SQL parameters (ID numbers, phone numbers, names) never reach logs or error text
     engine_options: dict[str, Any] = {"hide_parameters": True}
     if app.config["DATABASE_URL"].startswith("postgresql"):
-        engine_options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine_options.update(
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_timeout=app.config["DB_POOL_TIMEOUT_SECONDS"],
+            connect_args=postgres_session_settings(app.config),
+        )
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

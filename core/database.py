@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Text, event, inspect, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from core import clock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,9 +50,31 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
-# --- tasks sent after commit -------------------------------------------------------------
-# Services call enqueue_after_commit(); the edge's commit() sends them once the data they
-# refer to is committed. A rollback drops them.
+# --- tasks: a row in the same transaction, published after commit ------------------------
+# Services call enqueue_after_commit(): the task is a row of ``task_outbox`` written with the change, so
+# it exists exactly when the change does. The edge's commit() publishes it once the transaction commits;
+# a broker that is down does not fail the request (the row stays ``pending``) and the beat relay
+# (``relay_pending_tasks``) publishes what is left. Tasks are idempotent by the id they carry, so a row
+# published twice (a relay racing a slow request) has no second effect. A rollback drops the row.
+
+
+class TaskOutbox(db.Model):
+    """A task to publish to the broker, written in the transaction of the change that asked for it."""
+
+    __tablename__ = "task_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    args: Mapped[list] = mapped_column(JSON)
+    queue: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | published
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_task_outbox_status_created", "status", "created_at"),)
+
 
 _dispatcher: Any = None
 
@@ -62,7 +86,72 @@ def set_task_dispatcher(dispatcher: Any) -> None:
 
 
 def enqueue_after_commit(name: str, *args: Any, queue: str = "default") -> None:
-    db.session.info.setdefault("pending_tasks", []).append((name, list(args), queue))
+    row = TaskOutbox(name=name, args=list(args), queue=queue, status="pending", created_at=clock.utcnow())
+    db.session.add(row)
+    db.session.info.setdefault("pending_tasks", []).append(row)
+
+
+def _publish(rows: list[TaskOutbox]) -> int:
+    """Hand committed task rows to the broker; mark those it took. Never raises: what the broker refused
+    stays ``pending`` for the relay."""
+    if _dispatcher is None:
+        raise RuntimeError("no task dispatcher installed (workers.celery_app.init_celery)")
+    published: list[int] = []
+    failed: dict[int, str] = {}
+    for row in rows:
+        identity = inspect(row).identity
+        if identity is None:  # added inside a savepoint that rolled back: the change it belonged to is gone
+            continue
+        try:
+            _dispatcher(row.name, row.args, row.queue)
+        except Exception as exc:  # the broker is down or refused: the request's change is committed
+            log.warning("task %s (outbox %s) not published yet", row.name, identity[0], exc_info=True)
+            failed[identity[0]] = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            published.append(identity[0])
+    if published or failed:
+        now = clock.utcnow()
+        try:
+            with db.engine.begin() as conn:
+                if published:
+                    conn.execute(
+                        update(TaskOutbox)
+                        .where(TaskOutbox.id.in_(published))
+                        .values(status="published", published_at=now, attempts=TaskOutbox.attempts + 1)
+                    )
+                for row_id, error in failed.items():
+                    conn.execute(
+                        update(TaskOutbox)
+                        .where(TaskOutbox.id == row_id)
+                        .values(attempts=TaskOutbox.attempts + 1, last_error=error)
+                    )
+        except Exception:  # the database went away after the commit: the relay publishes again (idempotent)
+            log.warning("could not mark %d task(s) published", len(published), exc_info=True)
+    return len(published)
+
+
+def relay_pending_tasks(*, older_than_seconds: int = 30, limit: int = 500, keep_days: int = 7) -> int:
+    """Publish task rows left ``pending`` (the broker was down, the process died after its commit) and
+    forget published rows older than ``keep_days``. Run by the beat relay; returns how many it published."""
+    from datetime import timedelta
+
+    now = clock.utcnow()
+    stmt = (
+        select(TaskOutbox)
+        .where(TaskOutbox.status == "pending", TaskOutbox.created_at < now - timedelta(seconds=older_than_seconds))
+        .order_by(TaskOutbox.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)  # two relays never publish the same rows together
+    rows = list(db.session.scalars(stmt))
+    db.session.execute(
+        TaskOutbox.__table__.delete().where(
+            TaskOutbox.status == "published", TaskOutbox.published_at < now - timedelta(days=keep_days)
+        )
+    )
+    db.session.commit()  # releases the row locks; the rows keep their values (expire_on_commit is off)
+    return _publish(rows) if rows else 0
 
 
 def after_commit(callback: Any, *args: Any) -> None:
@@ -90,10 +179,8 @@ def commit() -> None:
     session = db.session
     session.commit()
     ready = session.info.pop("ready_tasks", [])
-    for name, args, queue in ready:
-        if _dispatcher is None:
-            raise RuntimeError("no task dispatcher installed (workers.celery_app.init_celery)")
-        _dispatcher(name, args, queue)
+    if ready:
+        _publish(ready)
     # a commit with no database work emits no after_commit event: its callbacks are still pending
     session.info.pop("undo_callbacks", None)
     _run(session.info.pop("ready_callbacks", []) + session.info.pop("pending_callbacks", []))

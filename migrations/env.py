@@ -97,6 +97,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # a migration converts whole tables and builds indexes: the app's per-request timeouts do not apply
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.exec_driver_sql("SET idle_in_transaction_session_timeout = 0")
+            connection.commit()  # session settings stay; the migrations run in their own transaction
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

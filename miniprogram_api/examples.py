@@ -371,7 +371,7 @@ DEMO_CASE_OUT = {
     "due_date": "2026-11-27",
     "created_at": NOW,
 }
-HEALTH_OUT = {"status": "ok", "database": "ok", "broker": "ok"}
+HEALTH_OUT = {"status": "ok", "database": "ok", "broker": "ok", "pending_tasks": 0}
 
 
 BENEFIT_OUT = {

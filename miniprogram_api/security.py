@@ -17,6 +17,8 @@ from core.errors import AuthenticationFailed, PermissionDenied
 PUBLIC_ENDPOINTS = frozenset(
     {
         "system.Health",
+        "system.Live",
+        "system.Ready",
         "regions.RegionList",
         "regions.RegionDetail",
         "auth.SmsSend",
@@ -50,7 +52,7 @@ def _authenticate() -> None:
 def install_authentication(app: Flask) -> None:
     @app.before_request
     def _require_token() -> None:
-        if not (request.path.startswith("/api/") or request.path == "/healthz"):
+        if not (request.path.startswith("/api/") or request.path in ("/healthz", "/livez", "/readyz")):
             return
         if request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
             return

@@ -10,13 +10,14 @@ import traceback
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from core import error_reasons
 from core.database import commit, rollback
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _flatten_locations(errors: dict) -> dict:
 
 
 def _is_api_request() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/livez", "/readyz")
 
 
 def error_payload(status: int, reason: str, message: str, errors: dict | None = None) -> dict:
@@ -157,6 +158,33 @@ def _body_nested_too_deep() -> bool:
     return False
 
 
+OUTAGE_RETRY_AFTER_SECONDS = 5
+# PostgreSQL SQLSTATEs of an outage rather than a bug: connection (08), resources (53), operator
+# intervention (57: statement_timeout, shutdown), lock_timeout (55P03), serialization / deadlock (40)
+_OUTAGE_SQLSTATES = ("08", "53", "57", "55P03", "40")
+_SQLITE_OUTAGES = ("database is locked", "disk i/o error", "unable to open database")
+
+
+def is_outage(err: BaseException) -> bool:
+    """The database or the broker is unavailable, slow or locked: the client should retry, not report a bug."""
+    if isinstance(err, PoolTimeout | DisconnectionError):
+        return True
+    if isinstance(err, DBAPIError):
+        if err.connection_invalidated:
+            return True
+        sqlstate = getattr(err.orig, "sqlstate", None)
+        if sqlstate:
+            return sqlstate.startswith(_OUTAGE_SQLSTATES)
+        return any(text in str(err.orig).lower() for text in _SQLITE_OUTAGES)
+    module = type(err).__module__
+    # kombu's OperationalError (broker unreachable), redis-py's ConnectionError / TimeoutError
+    return module.startswith(("kombu", "redis")) and type(err).__name__ in (
+        "OperationalError",
+        "ConnectionError",
+        "TimeoutError",
+    )
+
+
 def _log_unexpected(err: Exception) -> None:
     if isinstance(err, DBAPIError):
         # the driver's text may quote values (``DETAIL: Key (id_number)=(…)``): log where, not what
@@ -209,6 +237,15 @@ def register_error_handlers(app: Flask) -> None:
             if not _is_api_request():
                 return _portal_error_page(400)
             return error_payload(400, "bad_request", "请求体嵌套层级过深，无法解析"), 400
+        if is_outage(err):  # nothing was committed by this request (a commit that failed raised here)
+            log.warning("outage on %s %s: %s", request.method, request.path, type(err).__name__)
+            try:
+                rollback()
+            except Exception:  # the connection is gone; the pool replaces it
+                log.debug("rollback after an outage failed", exc_info=True)
+            return _domain_error(
+                ServiceUnavailable("服务繁忙或暂时不可用，请稍后重试", retry_after=OUTAGE_RETRY_AFTER_SECONDS)
+            )
         _log_unexpected(err)
         rollback()
         if not _is_api_request():

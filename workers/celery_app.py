@@ -60,6 +60,16 @@ def init_celery(app: Flask) -> Celery:
         task_queues=[Queue(q) for q in QUEUES],
         task_ignore_result=not app.config.get("CELERY_RESULT_BACKEND"),
         broker_connection_retry_on_startup=True,
+        # a broker that is down fails a publish within seconds (the task row stays pending for the relay)
+        # instead of hanging the request; redelivery of an unacked task after a worker crash comes after
+        # visibility_timeout, which must exceed the longest task (its hard time limit)
+        broker_transport_options={
+            "socket_connect_timeout": app.config["REDIS_SOCKET_TIMEOUT_SECONDS"],
+            "socket_timeout": app.config["REDIS_SOCKET_TIMEOUT_SECONDS"],
+            "visibility_timeout": max(app.config["CELERY_TASK_TIME_LIMIT"] * 2, 600),
+        },
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
         timezone="Asia/Shanghai",
         enable_utc=True,
         beat_schedule={
@@ -76,6 +86,11 @@ def init_celery(app: Flask) -> Celery:
             "purge-idempotency-records": {
                 "task": "maintenance.purge_idempotency_records",
                 "schedule": 3600.0,
+                "options": {"queue": "default"},
+            },
+            "relay-pending-tasks": {
+                "task": "maintenance.relay_pending_tasks",
+                "schedule": float(app.config["TASK_RELAY_AFTER_SECONDS"]),
                 "options": {"queue": "default"},
             },
             "purge-portal-sessions": {

@@ -27,6 +27,8 @@ def test_openapi_document_is_complete(client):
         "/api/v1/me",
         "/api/v1/me/real-name",
         "/healthz",
+        "/livez",
+        "/readyz",
     ):
         assert path in paths, path
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
@@ -87,9 +89,44 @@ def test_unexpected_error_is_500_without_internals(client, monkeypatch, caplog):
 
 
 def test_health(client):
-    resp = client.get("/healthz")
-    assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok", "database": "ok", "broker": "eager (in-process)"}
+    for path in ("/healthz", "/readyz"):
+        resp = client.get(path)
+        assert resp.status_code == 200
+        body = {"status": "ok", "database": "ok", "broker": "eager (in-process)", "pending_tasks": 0}
+        assert resp.get_json() == body
+    assert client.get("/livez").get_json() == {"status": "ok"}
+
+
+def test_readiness_survives_a_broker_outage_and_reports_the_backlog(app):
+    """A broker that is down: ready (200, degraded) with the waiting tasks counted; a database that is
+    down: 503 (the load balancer stops sending, the orchestrator does not restart a healthy process)."""
+    from core.database import TaskOutbox
+    from wsgi import create_app
+
+    down = create_app(
+        "testing", DATABASE_URL=app.config["DATABASE_URL"], CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+        REDIS_SOCKET_TIMEOUT_SECONDS=0.5,
+    )  # fmt: skip
+    try:
+        with down.app_context():
+            db.session.add(TaskOutbox(name="notify.deliver", args=[1], queue="notify", status="pending"))
+            db.session.commit()
+            db.session.remove()
+        resp = down.test_client().get("/readyz")
+        assert resp.status_code == 200
+        assert resp.get_json() == {"status": "degraded", "database": "ok", "broker": "unreachable", "pending_tasks": 1}
+        assert down.test_client().get("/livez").status_code == 200
+        gone = create_app(
+            "testing", DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none", DB_CONNECT_TIMEOUT_SECONDS=1
+        )
+        resp = gone.test_client().get("/readyz")
+        assert resp.status_code == 503 and resp.get_json()["database"] == "unreachable"
+        assert gone.test_client().get("/livez").status_code == 200
+    finally:
+        from core.database import set_task_dispatcher
+
+        set_task_dispatcher(app.extensions["task_dispatcher"])
+        app.extensions["celery"].set_default()
 
 
 # --- idempotency -----------------------------------------------------------------------------

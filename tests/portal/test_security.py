@@ -17,7 +17,7 @@ from tests.helpers import bearer, login_citizen
 
 def _api_routes(app):
     for rule in app.url_map.iter_rules():
-        if not (rule.rule.startswith("/api/") or rule.rule == "/healthz"):
+        if not (rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/livez", "/readyz")):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             values = {

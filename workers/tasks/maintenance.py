@@ -4,7 +4,7 @@ from celery import shared_task
 from flask import current_app
 
 from core.accounts import portal_sessions
-from core.database import commit
+from core.database import commit, relay_pending_tasks
 from core.idempotency import services as idem
 
 
@@ -21,3 +21,9 @@ def purge_portal_sessions() -> int:
     removed = portal_sessions.purge(portal_sessions.SessionPolicy.from_config(current_app.config))
     commit()
     return removed
+
+
+@shared_task(name="maintenance.relay_pending_tasks", acks_late=True)
+def relay_pending() -> int:
+    """Publish task rows the request could not hand to the broker (it was down, or the process died)."""
+    return relay_pending_tasks(older_than_seconds=current_app.config["TASK_RELAY_AFTER_SECONDS"])
