@@ -88,6 +88,11 @@ def init_celery(app: Flask) -> Celery:
                 "schedule": 3600.0,
                 "options": {"queue": "default"},
             },
+            "reconcile-sending-messages": {
+                "task": "notify.reconcile_sending",
+                "schedule": 120.0,
+                "options": {"queue": "notify"},
+            },
             "relay-pending-tasks": {
                 "task": "maintenance.relay_pending_tasks",
                 "schedule": float(app.config["TASK_RELAY_AFTER_SECONDS"]),

@@ -19,12 +19,15 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending|sent|failed
+    # pending | sending (claimed, the gateway is being called) | sent | failed | unknown (may have been
+    # delivered; not resent — see core.notifications.services.deliver)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the last send began
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from core import clock
-from core.database import db, enqueue_after_commit
+from core.database import commit, db, enqueue_after_commit
 from core.notifications import inbox
 from core.notifications.channels import Channel, SendError
 from core.notifications.models import OutboxMessage
@@ -54,13 +54,24 @@ def enqueue(
     return message
 
 
-def deliver(message_id: int) -> str:
-    """Send one message. Safe to run twice: a sent message is not sent again.
+def request_id(message: OutboxMessage) -> str:
+    """The provider's de-duplication id of a message: the same on every attempt."""
+    return f"rl-outbox-{message.id}"
 
-    Returns the resulting status. Raises SendError for a failure worth retrying.
+
+def _locked(message_id: int) -> OutboxMessage | None:
+    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update())
+
+
+def deliver(message_id: int) -> str:
+    """Send one message, once. Returns the resulting status; raises SendError for a failure worth retrying.
+
+    The claim (``sending``) is committed before the gateway is called, so a worker killed mid-send leaves a
+    ``sending`` row that is never sent blindly again: ``reconcile_sending`` asks the provider (SMS) or marks
+    it ``unknown`` for an officer (WeChat, which cannot be asked). Every attempt carries the same request id,
+    which a de-duplicating provider (the SMS relay) uses to send a repeat only once.
     """
-    stmt = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
-    message = db.session.scalar(stmt)
+    message = _locked(message_id)
     if message is None:
         log.warning("outbox message %s not found", message_id)
         return "missing"
@@ -69,20 +80,35 @@ def deliver(message_id: int) -> str:
     assert _channel_factory is not None, "channel factory not configured"
     payload = {k: v for k, v in message.payload.items() if k != "_redact"}
     message.attempts += 1
+    if message.channel == inbox.CHANNEL:  # the officers' portal inbox: a row in this database, atomic
+        try:
+            provider_id = f"inbox-{inbox.store(message, payload).id}"
+        except ValueError as exc:
+            message.last_error, message.status = str(exc)[:500], "failed"
+            return "failed"
+        return _sent(message, payload, provider_id)
+    message.status = "sending"
+    message.claimed_at = clock.utcnow()
+    commit()  # the claim lands before the world is touched (releases the row lock)
+    channel = _channel_factory(message.channel)
     try:
-        if message.channel == inbox.CHANNEL:  # the officers' portal inbox: a row in this database
-            try:
-                provider_id = f"inbox-{inbox.store(message, payload).id}"
-            except ValueError as exc:
-                raise SendError(str(exc), permanent=True) from exc
-        else:
-            provider_id = _channel_factory(message.channel).send(message.recipient, message.template, payload)
+        provider_id = channel.send(message.recipient, message.template, payload, request_id=request_id(message))
     except SendError as exc:
+        message = _locked(message_id)
         message.last_error = str(exc)[:500]
+        if exc.ambiguous and not getattr(channel, "deduplicates", False):
+            message.status = "unknown"  # it may have been delivered: never sent twice, an officer checks
+            return "unknown"
         if exc.permanent or message.attempts >= MAX_ATTEMPTS:
             message.status = "failed"
             return "failed"
+        message.status = "pending"
         raise
+    message = _locked(message_id)
+    return _sent(message, payload, provider_id)
+
+
+def _sent(message: OutboxMessage, payload: dict, provider_id: str | None) -> str:
     message.status = "sent"
     message.sent_at = clock.utcnow()
     message.provider_message_id = provider_id
@@ -90,3 +116,38 @@ def deliver(message_id: int) -> str:
     if redact:  # one-time secrets (log-in codes) are not kept once sent
         message.payload = {k: ("******" if k in redact else v) for k, v in payload.items()}
     return "sent"
+
+
+def reconcile_sending(*, older_than_seconds: int = 300, limit: int = 200) -> dict[str, int]:
+    """Settle messages left ``sending`` by a worker that died between the claim and the answer: a provider
+    that can be asked decides (received → sent; never arrived → pending, sent again with the same request
+    id); otherwise ``unknown`` — not resent, listed for an officer. Returns counts by outcome."""
+    from datetime import timedelta
+
+    assert _channel_factory is not None, "channel factory not configured"
+    cutoff = clock.utcnow() - timedelta(seconds=older_than_seconds)
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    counts = {"sent": 0, "pending": 0, "unknown": 0}
+    for message in db.session.scalars(stmt).all():
+        channel = _channel_factory(message.channel)
+        try:
+            found = channel.lookup(request_id(message))
+        except SendError as exc:
+            message.status, message.last_error = "unknown", f"not resent: {exc}"[:500]
+            counts["unknown"] += 1
+            continue
+        if found is None:
+            message.status = "pending"
+            enqueue_after_commit(DELIVER_TASK, message.id, queue="notify")
+            counts["pending"] += 1
+        else:
+            _sent(message, {k: v for k, v in message.payload.items() if k != "_redact"}, found)
+            counts["sent"] += 1
+    return counts

@@ -1,4 +1,4 @@
-"""task outbox: tasks written in the transaction of the change, published after commit and by the relay
+"""task outbox, outbox_messages.claimed_at: tasks written in the transaction of the change, published after commit and by the relay
 
 Revision ID: a9b8c7d6e5f4
 Revises: 7b1e0c4d2a90
@@ -31,9 +31,13 @@ def upgrade():
     )
     with op.batch_alter_table("task_outbox", schema=None) as batch_op:
         batch_op.create_index("ix_task_outbox_status_created", ["status", "created_at"], unique=False)
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claimed_at", sa.DateTime(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_column("claimed_at")
     with op.batch_alter_table("task_outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_task_outbox_status_created")
     op.drop_table("task_outbox")

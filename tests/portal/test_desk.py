@@ -314,7 +314,7 @@ def test_digest_by_wechat_needs_a_bound_openid(app, monkeypatch):
     sent: list[tuple] = []
 
     class FakeWechat:
-        def send(self, recipient, template, payload):
+        def send(self, recipient, template, payload, *, request_id=None):
             sent.append((recipient, template, payload))
             return "msg-1"
 

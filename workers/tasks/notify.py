@@ -17,3 +17,11 @@ def deliver(self, message_id: int) -> str:  # noqa: ANN001
         raise self.retry(exc=exc, countdown=min(3600, 10 * 2**self.request.retries)) from exc
     commit()
     return status
+
+
+@shared_task(name="notify.reconcile_sending", acks_late=True)
+def reconcile_sending() -> dict:
+    """Settle messages a crashed worker left ``sending`` (ask the provider, or mark unknown; never resend blindly)."""
+    counts = outbox.reconcile_sending()
+    commit()
+    return counts
