@@ -49,3 +49,29 @@ def grant_app_role_command(role: str, password_env: str | None) -> None:
     for statement in done:
         click.echo(statement)
     click.echo(f"role {role}: row access granted; it owns nothing, so TRUNCATE/ALTER/DROP are refused")
+
+
+# --- `flask db downgrade` cannot destroy a production database by accident --------------------------
+# Downgrading drops tables (the audit log and the evidence chains among them). In production it is refused
+# unless --destroys-data is given; elsewhere it runs as before.
+_downgrade = db_cli.commands["downgrade"]
+_original_downgrade = _downgrade.callback
+_downgrade.params.append(
+    click.Option(
+        ["--destroys-data"],
+        is_flag=True,
+        help="Confirm a downgrade in production: it drops tables and their rows (take a backup first).",
+    )
+)
+
+
+def _guarded_downgrade(*args, destroys_data: bool = False, **kwargs):
+    if current_app.config.get("APP_ENV") == "production" and not destroys_data:
+        raise click.ClickException(
+            "refused: `flask db downgrade` drops tables and their data (audit log, evidence) in production; "
+            "take a backup, then run it again with --destroys-data"
+        )
+    return _original_downgrade(*args, **kwargs)
+
+
+_downgrade.callback = _guarded_downgrade

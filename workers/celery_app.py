@@ -71,6 +71,7 @@ def init_celery(app: Flask) -> Celery:
         task_publish_retry=True,
         task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
         timezone="Asia/Shanghai",
+        beat_scheduler="workers.beat:SingletonScheduler",  # a second beat is a quiet standby
         enable_utc=True,
         beat_schedule={
             "check-deadlines": {
