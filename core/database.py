@@ -67,7 +67,8 @@ class TaskOutbox(db.Model):
     name: Mapped[str] = mapped_column(String(80))
     args: Mapped[list] = mapped_column(JSON)
     queue: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | published
+    # pending | published | dead (failed after its retries; an administrator requeues it) | requeued
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
@@ -128,6 +129,26 @@ def _publish(rows: list[TaskOutbox]) -> int:
         except Exception:  # the database went away after the commit: the relay publishes again (idempotent)
             log.warning("could not mark %d task(s) published", len(published), exc_info=True)
     return len(published)
+
+
+def record_dead_task(name: str, args: list, queue: str, error: str) -> None:
+    """A task failed for good (its retries are spent): keep it as a ``dead`` row for the administrators'
+    page, where it can be requeued. Written on its own connection (the task's session may be broken)."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                TaskOutbox.__table__.insert().values(
+                    name=name,
+                    args=list(args),
+                    queue=queue,
+                    status="dead",
+                    attempts=1,
+                    last_error=error[:2000],
+                    created_at=clock.utcnow(),
+                )
+            )
+    except Exception:  # the database is what failed: the log is all that is left
+        log.exception("could not record the failed task %s%s", name, tuple(args))
 
 
 def relay_pending_tasks(*, older_than_seconds: int = 30, limit: int = 500, keep_days: int = 7) -> int:

@@ -21,6 +21,7 @@ def init_portal(app: Flask) -> None:
     from portal.dashboard.views import bp as dashboard_bp
     from portal.identity.views import bp as identity_bp
     from portal.notifications.views import bp as notifications_bp
+    from portal.operations.views import bp as operations_bp
     from portal.queue.views import bp as queue_bp
     from portal.registry.views import bp as registry_bp
     from portal.reports.views import bp as reports_bp
@@ -36,6 +37,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(identity_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(operations_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

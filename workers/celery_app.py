@@ -15,11 +15,11 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.schedules import crontab
-from celery.signals import worker_init
+from celery.signals import task_failure, worker_init
 from flask import Flask
 from kombu import Queue
 
-from core.database import set_task_dispatcher
+from core.database import record_dead_task, set_task_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,15 @@ def init_celery(app: Flask) -> Celery:
 
             load_engine()
             log.info("face_recognition loaded")
+
+    @task_failure.connect(weak=False)
+    def _dead_letter(sender: Any = None, args: Any = None, exception: BaseException | None = None, **_: Any) -> None:
+        """A task that failed after its retries (or for a reason not worth retrying) is kept for the admins."""
+        if sender is None or sender.app is not celery:
+            return
+        queue = (sender.request.delivery_info or {}).get("routing_key") or "default"
+        with app.app_context():
+            record_dead_task(sender.name, list(args or []), queue, f"{type(exception).__name__}: {exception}")
 
     app.extensions["task_dispatcher"] = dispatch
     set_task_dispatcher(dispatch)

@@ -6,16 +6,17 @@ from flask import current_app
 from core.accounts import portal_sessions
 from core.database import commit, relay_pending_tasks
 from core.idempotency import services as idem
+from workers.retry import RETRY
 
 
-@shared_task(name="maintenance.purge_idempotency_records", acks_late=True)
+@shared_task(name="maintenance.purge_idempotency_records", acks_late=True, **RETRY)
 def purge_idempotency_records() -> int:
     removed = idem.purge_expired(current_app.config["IDEMPOTENCY_TTL_HOURS"])
     commit()
     return removed
 
 
-@shared_task(name="maintenance.purge_portal_sessions", acks_late=True)
+@shared_task(name="maintenance.purge_portal_sessions", acks_late=True, **RETRY)
 def purge_portal_sessions() -> int:
     """Delete ended portal sessions (logged out, revoked, idle or past their absolute lifetime)."""
     removed = portal_sessions.purge(portal_sessions.SessionPolicy.from_config(current_app.config))
@@ -23,7 +24,7 @@ def purge_portal_sessions() -> int:
     return removed
 
 
-@shared_task(name="maintenance.relay_pending_tasks", acks_late=True)
+@shared_task(name="maintenance.relay_pending_tasks", acks_late=True, **RETRY)
 def relay_pending() -> int:
     """Publish task rows the request could not hand to the broker (it was down, or the process died)."""
     return relay_pending_tasks(older_than_seconds=current_app.config["TASK_RELAY_AFTER_SECONDS"])

@@ -5,6 +5,7 @@ from celery import shared_task
 from core.database import commit
 from core.notifications import services as outbox
 from core.notifications.channels import SendError
+from workers.retry import RETRY
 
 
 @shared_task(name=outbox.DELIVER_TASK, bind=True, max_retries=outbox.MAX_ATTEMPTS, acks_late=True)
@@ -19,7 +20,7 @@ def deliver(self, message_id: int) -> str:  # noqa: ANN001
     return status
 
 
-@shared_task(name="notify.reconcile_sending", acks_late=True)
+@shared_task(name="notify.reconcile_sending", acks_late=True, **RETRY)
 def reconcile_sending() -> dict:
     """Settle messages a crashed worker left ``sending`` (ask the provider, or mark unknown; never resend blindly)."""
     counts = outbox.reconcile_sending()
