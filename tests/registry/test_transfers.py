@@ -373,3 +373,53 @@ def test_refusals_carry_the_reason_to_household_and_other_county(client, app, of
         assert db.session.get(Enrollment, eid).status == "active"
         assert db.session.get(Enrollment, eid).end_month is None
         assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "transfer.refuse")) is not None
+
+
+def test_suspended_stays_suspended_exited_cannot_move_and_locked_roll_bounds_the_end_month(client, app, officers):
+    from decimal import Decimal
+
+    from core.registry.models import PaymentRoll, PaymentRollLine
+
+    OLD_COUNTY, NEW_COUNTY = officers["old_county"], officers["new_county"]
+    headers, eid = _household(client, app, 670, "13900080009")
+    this_month = _this_month()
+    with app.app_context():
+        enrollment = db.session.get(Enrollment, eid)
+        enrollments.change(OLD_COUNTY, enrollment, "suspended", reason="外出务工，暂停待核")
+        # the county already locked next month's roll with this household on it
+        next_month = enrollments.add_months(this_month, 1)
+        roll = PaymentRoll(county_code="360124", month=next_month, status="locked", line_count=1, payable_count=1)
+        db.session.add(roll)
+        db.session.flush()
+        db.session.add(
+            PaymentRollLine(
+                roll_id=roll.id,
+                enrollment_id=eid,
+                township_code="360124100",
+                program="dibao",
+                payee_name="王大明",
+                member_count=3,
+                amount=Decimal("905.00"),
+                change="unchanged",
+            )
+        )
+        db.session.commit()
+    tid = _request(client, headers, eid).get_json()["id"]
+    with app.app_context():
+        try:
+            transfer_service.release(OLD_COUNTY, tid, end_month=this_month)
+        except Exception as err:  # noqa: BLE001
+            assert f"不能早于{next_month}" in err.errors["end_month"][0], err.errors
+        else:
+            raise AssertionError("released before a paid month")
+        db.session.rollback()
+        transfer_service.release(OLD_COUNTY, tid, end_month=next_month)
+        transfer_service.accept(NEW_COUNTY, tid)
+        db.session.commit()
+        new = db.session.get(Enrollment, db.session.get(Transfer, tid).new_enrollment_id)
+        assert new.status == "suspended" and new.status_reason == "外出务工，暂停待核"
+        assert new.start_month == enrollments.add_months(next_month, 1)
+        db.session.remove()
+    # the old (transferred) enrollment cannot move again
+    moved = _request(client, headers, eid)
+    assert moved.status_code == 409 and moved.get_json()["status"] == "transfer_not_allowed"
