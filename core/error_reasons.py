@@ -166,6 +166,12 @@ DOMAIN: dict[str, Reason] = {
     "enrollment_not_found": _r(404, "未找到该救助对象"),
     "invalid_enrollment_transition": _r(409, "该救助对象当前状态不能进行此项变更"),
     "county_only": _r(403, "该操作由县级民政部门办理"),
+    # registry: transfers
+    "transfer_not_found": _r(404, "未找到该资格转移"),
+    "transfer_open": _r(409, "该待遇已有进行中的资格转移，请等待办理或先撤回"),
+    "transfer_not_allowed": _r(409, "该待遇当前状态不能申请资格转移"),
+    "transfer_not_cancellable": _r(409, "原县已处理该资格转移，不能撤回"),
+    "invalid_transfer_transition": _r(409, "该资格转移当前状态不能办理此操作"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -200,6 +206,7 @@ PORTAL_ONLY = frozenset(
         "enrollment_not_found",
         "invalid_enrollment_transition",
         "county_only",
+        "invalid_transfer_transition",  # registry: transfers
     }
 )
 

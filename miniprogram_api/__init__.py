@@ -58,6 +58,7 @@ def init_api(app: Flask) -> Api:
     from miniprogram_api.cases.routes import blp as cases_blp
     from miniprogram_api.me.routes import blp as me_blp
     from miniprogram_api.me_benefits.routes import blp as me_benefits_blp
+    from miniprogram_api.me_transfers.routes import blp as me_transfers_blp
     from miniprogram_api.programs.routes import blp as programs_blp
     from miniprogram_api.regions.routes import blp as regions_blp
     from miniprogram_api.reports.routes import blp as reports_blp
@@ -69,6 +70,7 @@ def init_api(app: Flask) -> Api:
         auth_blp,
         me_blp,
         me_benefits_blp,
+        me_transfers_blp,
         programs_blp,
         applications_blp,
         reports_blp,

@@ -408,3 +408,52 @@ BENEFIT_DETAIL_OUT = {
         }
     ],
 }
+
+# --- eligibility transfers (资格转移): miniprogram_api/me_transfers -------------------------------------------
+TRANSFER_OUT = {
+    "id": 7,
+    "reference": "ZY20261203A1B2C3D4",
+    "enrollment_id": 12,
+    "program": "dibao",
+    "program_label": "最低生活保障",
+    "status": "released",
+    "status_label": "原县已确认，待新县接收",
+    "text": "原县已确认，发放至2026年12月；等待南昌县莲塘镇接收，接收后自2027年1月起发放",
+    "from_county_code": "360124",
+    "from_county_name": "进贤县",
+    "from_township_code": "360124100",
+    "from_township_name": "民和镇",
+    "to_county_code": "360121",
+    "to_county_name": "南昌县",
+    "to_township_code": "360121100",
+    "to_township_name": "莲塘镇",
+    "to_village_code": "360121100001",
+    "to_village_name": "府前路社区居委会",
+    "to_address": "莲塘镇府前路88号",
+    "reason": "户籍随子女迁入南昌县莲塘镇",
+    "end_month": "2026-12",
+    "first_month_new_county": "2027-01",
+    "new_enrollment_id": None,
+    "refusal_reason": None,
+    "can_cancel": False,
+    "created_at": "2026-12-03T02:30:00+00:00",
+    "updated_at": "2026-12-04T06:10:00+00:00",
+}
+TRANSFER_REQUESTED_OUT = {
+    **TRANSFER_OUT,
+    "status": "requested",
+    "status_label": "待原县确认",
+    "text": "已申请转往南昌县莲塘镇，等待原县民政部门确认",
+    "end_month": None,
+    "first_month_new_county": None,
+    "can_cancel": True,
+    "updated_at": "2026-12-03T02:30:00+00:00",
+}
+TRANSFER_CANCELLED_OUT = {
+    **TRANSFER_REQUESTED_OUT,
+    "status": "cancelled",
+    "status_label": "已撤回",
+    "text": "已撤回",
+    "can_cancel": False,
+    "updated_at": "2026-12-03T03:00:00+00:00",
+}

@@ -26,6 +26,7 @@ def init_portal(app: Flask) -> None:
     from portal.registry.views import bp as registry_bp
     from portal.reports.views import bp as reports_bp
     from portal.sessions import install as install_sessions
+    from portal.transfers.views import bp as transfers_bp
 
     install_sessions(app)  # server-side sessions (core.accounts.portal_sessions)
     csrf.init_app(app)
@@ -38,6 +39,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(operations_bp)
+    app.register_blueprint(transfers_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -13,6 +13,7 @@ CASE_KINDS = {
     "application": "救助申请",
     "application_info": "救助申请（户籍地知情）",
     "report": "主动发现报告",
+    "transfer": "资格转移",
 }
 CASE_STATUSES = {
     "open": "待办理",

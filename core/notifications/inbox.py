@@ -27,6 +27,9 @@ def render(template: str, payload: dict) -> tuple[str, str, str | None]:
             f"{payload.get('due_soon_days', 2)}个工作日内到期{payload.get('due_soon', 0)}件。",
             "/portal/queue?bucket=overdue" if payload.get("overdue") else "/portal/queue?bucket=due_soon",
         )
+    if template == "registry_transfer":  # core.registry.transfers: a step of an eligibility transfer
+        link = str(payload.get("link") or "")
+        return (str(payload.get("title") or "资格转移")[:100], str(payload.get("text", ""))[:1000], link or None)
     return ("系统通知", str(payload.get("text", ""))[:1000], None)
 
 

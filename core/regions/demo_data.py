@@ -1,7 +1,8 @@
 """A small real subset of the national division codes (NBS 2023 edition).
 
 Loaded by the demo on a machine without ``../shared/data/regions``: Jiangxi, Nanchang,
-Jinxian county with all its townships, and villages of two townships.
+Jinxian county with all its townships, and villages of two townships; a second county of Nanchang
+(Nanchang county: two townships and some of their villages), where the demo's eligibility transfers go.
 Generated once from the NBS 2023 CSVs; codes and names are exact.
 """
 
@@ -49,4 +50,13 @@ DEMO_REGIONS: list[tuple[str, str, str, str | None]] = [
     ("360124101004", "鲤湖社区居委会", "village", "360124101"),
     ("360124101005", "益康社区居委会", "village", "360124101"),
     ("360124101200", "鉴良村委会", "village", "360124101"),
+    # Nanchang county (南昌县): the other county of the city, for eligibility transfers (资格转移)
+    ("360121", "南昌县", "county", "3601"),
+    ("360121100", "莲塘镇", "township", "360121"),
+    ("360121101", "向塘镇", "township", "360121"),
+    ("360121100001", "府前路社区居委会", "village", "360121100"),
+    ("360121100002", "向阳路社区居委会", "village", "360121100"),
+    ("360121100003", "公园路社区居委会", "village", "360121100"),
+    ("360121101001", "正街社区居委会", "village", "360121101"),
+    ("360121101002", "东风路社区居委会", "village", "360121101"),
 ]

@@ -50,6 +50,11 @@ def _my_enrollment_ids(user: User) -> list[int]:
     )
 
 
+def my_enrollment_ids(user: User) -> list[int]:
+    """The ids of the enrollments that cover the verified user (payee or member), newest first."""
+    return _my_enrollment_ids(user)
+
+
 def _paid(ids: list[int]) -> dict[int, tuple[int, str | None]]:
     """enrollment id → (months paid on locked rolls, the last such month)."""
     if not ids:
