@@ -166,6 +166,13 @@ DOMAIN: dict[str, Reason] = {
     "enrollment_not_found": _r(404, "未找到该救助对象"),
     "invalid_enrollment_transition": _r(409, "该救助对象当前状态不能进行此项变更"),
     "county_only": _r(403, "该操作由县级民政部门办理"),
+    # registry: reviews
+    "review_campaign_not_found": _r(404, "未找到该复核活动"),
+    "review_task_not_found": _r(404, "未找到该复核任务"),
+    "review_campaign_exists": _r(409, "本县已有同名的复核活动，不能重复发起"),
+    "review_campaign_closed": _r(409, "该复核活动已结束"),
+    "review_campaign_unfinished": _r(409, "还有未完成的复核任务，全部完成后才能结束"),
+    "review_task_done": _r(409, "该复核任务已记录结果，不能重复记录"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -200,6 +207,13 @@ PORTAL_ONLY = frozenset(
         "enrollment_not_found",
         "invalid_enrollment_transition",
         "county_only",
+        # registry: reviews
+        "review_campaign_not_found",
+        "review_task_not_found",
+        "review_campaign_exists",
+        "review_campaign_closed",
+        "review_campaign_unfinished",
+        "review_task_done",
     }
 )
 

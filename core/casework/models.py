@@ -13,6 +13,7 @@ CASE_KINDS = {
     "application": "救助申请",
     "application_info": "救助申请（户籍地知情）",
     "report": "主动发现报告",
+    "review": "定期复核",  # a review task of a campaign (core.registry.reviews)
 }
 CASE_STATUSES = {
     "open": "待办理",
