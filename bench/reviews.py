@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--enrollments", type=int, default=10_000)
     args = parser.parse_args()
-    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy import create_engine, insert, select, text
     from sqlalchemy.engine import make_url
 
     url = make_url(PG)
@@ -113,7 +113,11 @@ def main() -> None:
         db.session.commit()
         elapsed = time.perf_counter() - started
         print(f"start_campaign: {campaign.task_count:,} tasks and cases in {elapsed:.2f} s")
-        ids = list(db.session.scalars(select_ids(ReviewTask, campaign.id)))[:200]
+        ids = list(
+            db.session.scalars(
+                select(ReviewTask.id).where(ReviewTask.campaign_id == campaign.id).order_by(ReviewTask.id).limit(200)
+            )
+        )
         durations = []
         for n, task_id in enumerate(ids):
             t0 = time.perf_counter()
@@ -140,12 +144,6 @@ def main() -> None:
             f"in {(time.perf_counter() - t0) * 1000:.1f} ms"
         )
         db.session.remove()
-
-
-def select_ids(model, campaign_id):  # noqa: ANN001, ANN201
-    from sqlalchemy import select
-
-    return select(model.id).where(model.campaign_id == campaign_id).order_by(model.id)
 
 
 if __name__ == "__main__":
