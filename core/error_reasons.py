@@ -173,6 +173,7 @@ DOMAIN: dict[str, Reason] = {
     "review_campaign_closed": _r(409, "该复核活动已结束"),
     "review_campaign_unfinished": _r(409, "还有未完成的复核任务，全部完成后才能结束"),
     "review_task_done": _r(409, "该复核任务已记录结果，不能重复记录"),
+    "review_task_lapsed": _r(409, "该救助对象已退出或转出，本复核任务已结束"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -214,6 +215,7 @@ PORTAL_ONLY = frozenset(
         "review_campaign_closed",
         "review_campaign_unfinished",
         "review_task_done",
+        "review_task_lapsed",
     }
 )
 

@@ -45,8 +45,8 @@ REVIEWED_STATUSES = ("active", "suspended")
 MAX_CAMPAIGN_DAYS = 366
 OUTCOME_KINDS = {"continue": "reviewed", "adjust": "adjusted", "suspend": "suspended", "exit": "exited"}
 REASON_REQUIRED = frozenset({"adjust", "suspend", "exit"})
-TASK_STATUSES = {"open": "待复核", "done": "已复核"}
-TASK_FILTERS = {"open": "待复核", "due": "未超期", "overdue": "已超期", "done": "已复核"}
+TASK_STATUSES = {"open": "待复核", "done": "已复核", "lapsed": "无需复核（对象已退出或转出）"}
+TASK_FILTERS = {"open": "待复核", "due": "未超期", "overdue": "已超期", "done": "已复核", "lapsed": "无需复核"}
 SUBJECT = "review_task"  # the cases' subject_type
 MAX_VISIT_RECORD = 4000
 MONTH_RE = re.compile(r"20\d{2}-(0[1-9]|1[0-2])")
@@ -274,8 +274,8 @@ def _status_clause(status: str | None, today: date) -> Any:
         return and_(ReviewTask.status == "open", ReviewTask.due_date >= today)
     if status == "overdue":
         return and_(ReviewTask.status == "open", ReviewTask.due_date < today)
-    if status == "done":
-        return ReviewTask.status == "done"
+    if status in ("done", "lapsed"):
+        return ReviewTask.status == status
     return None
 
 
@@ -342,6 +342,11 @@ def record_outcome(
     if version is not None and version != task.version:
         raise Conflict("该复核任务已被他人修改，请刷新后重试", code="edit_conflict")
     enrollment = enrollments.get_for_officer(actor, task.enrollment_id, lock=True)
+    if enrollment.status not in REVIEWED_STATUSES:
+        _lapse(actor, task)
+        raise Conflict(
+            "该救助对象已退出或转出，本复核任务已结束，无需再记录结果", code="review_task_lapsed", keep_changes=True
+        )
     errors: dict[str, list[str]] = {}
     if outcome not in REVIEW_OUTCOMES:
         errors["outcome"] = ["请选择复核结果"]
@@ -391,13 +396,25 @@ def record_outcome(
     task.visit_record = visit_record
     task.completed_by_officer_id = actor.id if actor.kind == "officer" else None
     task.completed_at = clock.utcnow()
-    if task.case_id is not None:
-        case_row = db.session.get(Case, task.case_id)
-        if case_row is not None:
-            casework.close(case_row)
+    _close_case(task)
     db.session.flush()
     audit.record(actor, "review.record", task, region=task.township_code, outcome=outcome)
     return task
+
+
+def _close_case(task: ReviewTask) -> None:
+    case_row = db.session.get(Case, task.case_id) if task.case_id is not None else None
+    if case_row is not None:
+        casework.close(case_row)
+
+
+def _lapse(actor: Actor, task: ReviewTask) -> None:
+    """The enrollment ended outside the review (the county exited it, a transfer): nothing left to review."""
+    task.status = "lapsed"
+    task.completed_at = clock.utcnow()
+    _close_case(task)
+    db.session.flush()
+    audit.record(actor, "review.lapse", task, region=task.township_code)
 
 
 def close_campaign(actor: Actor, campaign_id: int) -> ReviewCampaign:
@@ -406,11 +423,24 @@ def close_campaign(actor: Actor, campaign_id: int) -> ReviewCampaign:
     _county_of(actor)
     if campaign.status == "closed":
         raise Conflict("该复核活动已结束", code="review_campaign_closed")
+    ended = db.session.scalars(
+        select(ReviewTask)
+        .join(Enrollment, Enrollment.id == ReviewTask.enrollment_id)
+        .where(
+            ReviewTask.campaign_id == campaign.id,
+            ReviewTask.status == "open",
+            Enrollment.status.not_in(REVIEWED_STATUSES),
+        )
+    ).all()
+    for task in ended:  # exited or transferred meanwhile: these do not hold the campaign open
+        _lapse(actor, task)
     left = db.session.scalar(
         select(func.count(ReviewTask.id)).where(ReviewTask.campaign_id == campaign.id, ReviewTask.status == "open")
     )
     if left:
-        raise Conflict(f"还有{left}户未完成复核，全部完成后才能结束", code="review_campaign_unfinished")
+        raise Conflict(
+            f"还有{left}户未完成复核，全部完成后才能结束", code="review_campaign_unfinished", keep_changes=True
+        )
     campaign.status = "closed"
     audit.record(actor, "review.campaign_close", campaign, region=campaign.county_code)
     return campaign
@@ -418,7 +448,18 @@ def close_campaign(actor: Actor, campaign_id: int) -> ReviewCampaign:
 
 # --- progress -------------------------------------------------------------------------------------------
 
-PROGRESS_FIELDS = ("total", "done", "due", "overdue", "exits", "exit_people", "suspended", "adjusted", "saved")
+PROGRESS_FIELDS = (
+    "total",
+    "done",
+    "due",
+    "overdue",
+    "lapsed",
+    "exits",
+    "exit_people",
+    "suspended",
+    "adjusted",
+    "saved",
+)
 
 
 def progress(actor: Actor, campaign: ReviewCampaign) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -445,6 +486,7 @@ def progress(actor: Actor, campaign: ReviewCampaign) -> tuple[list[dict[str, Any
             flag(ReviewTask.status == "done"),
             flag(and_(is_open, ReviewTask.due_date >= today)),
             flag(and_(is_open, ReviewTask.due_date < today)),
+            flag(ReviewTask.status == "lapsed"),
             flag(ReviewTask.outcome == "exit"),
             func.coalesce(func.sum(exit_people), 0),
             flag(ReviewTask.outcome == "suspend"),
@@ -475,6 +517,7 @@ PROGRESS_HEADER = [
     "已复核",
     "待复核（未超期）",
     "已超期",
+    "无需复核",
     "退出户数",
     "退出人数",
     "暂停发放",

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from core import clock
 from core.applications.programs import PROGRAMS
-from core.database import rollback
+from core.database import commit, rollback
 from core.errors import DomainError, PermissionDenied
 from core.regions import services as regions
 from core.registry import enrollments, reviews
@@ -199,7 +199,7 @@ def record(task_id: int):
     except DomainError as err:
         if err.status == 404:
             raise
-        rollback()  # the page re-rendered below shows the stored state
+        commit() if err.keep_changes else rollback()  # the page re-rendered below shows the stored state
         flash_error(err)
         return _task_page(task_id, err.status, err.errors, values)
     flash(f"已记录复核结果：{REVIEW_OUTCOMES[values['outcome']]}", "info")

@@ -405,6 +405,7 @@ def test_progress_figures_per_township(client, app):
             "done": 5,
             "due": 1,
             "overdue": 0,
+            "lapsed": 0,
             "exits": 1,
             "exit_people": 3,
             "suspended": 1,
@@ -513,4 +514,30 @@ def test_other_township_service_calls_are_404(app):
                 reviews.record_outcome(actor, task.id, "exit", reason="x", visit_record=VISIT)
             with pytest.raises(NotFound):
                 reviews.get_campaign(actor, task.campaign_id)
+        db.session.remove()
+
+
+def test_an_enrollment_ended_meanwhile_lapses_its_task_and_does_not_hold_the_campaign(client, app):
+    ended = _enroll(app, seq=700, township=MINHE, amount="650.00")
+    reviewed = _enroll(app, seq=701, township=MINHE, amount="500.00")
+    campaign_id = _start(app)
+    task_ended, task_reviewed = _task_of(app, ended), _task_of(app, reviewed)
+    with app.app_context():  # the county exits it outside the review (e.g. a death notice)
+        enrollments.officer_change(COUNTY, ended, "exited", reason="死亡")
+        db.session.commit()
+        db.session.remove()
+    town = _officer(app, "rv_lapse_town", region=MINHE)
+    refused = _record_form(town, task_ended.id, outcome="continue", visit_record=VISIT)
+    assert refused.status_code == 409 and "无需再记录结果" in refused.get_data(as_text=True)
+    with app.app_context():
+        task = db.session.get(ReviewTask, task_ended.id)
+        assert task.status == "lapsed" and db.session.get(Case, task.case_id).status == "closed"
+        kinds = list(db.session.scalars(select(EnrollmentEvent.kind).where(EnrollmentEvent.enrollment_id == ended)))
+        assert kinds == ["created", "exited"]  # the review added nothing
+        _, total = reviews.progress(COUNTY, db.session.get(ReviewCampaign, campaign_id))
+        assert total["lapsed"] == 1 and total["due"] == 1 and total["saved"] == Decimal("0.00")
+        reviews.record_outcome(TOWN_A, task_reviewed.id, "continue", reason=None, visit_record=VISIT)
+        db.session.commit()
+        assert reviews.close_campaign(COUNTY, campaign_id).status == "closed"
+        db.session.commit()
         db.session.remove()
