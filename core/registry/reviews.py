@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core import access, clock, workdays
 from core.actor import Actor
-from core.applications.programs import program_label
+from core.applications.citizen_access import mask_name
+from core.applications.programs import PROGRAMS
 from core.audit import services as audit
 from core.casework import services as casework
 from core.casework.models import Case
@@ -189,11 +190,11 @@ def _create_tasks(actor: Actor, campaign: ReviewCampaign, due: date) -> int:
         .where(ReviewTask.campaign_id == campaign.id)
         .order_by(ReviewTask.id)
     ).all()
-    label = program_label(campaign.program)
+    short = PROGRAMS[campaign.program]["short"]
     seeds = [
         casework.CaseSeed(
             township_code=township,
-            title=f"{campaign.name}：{payee}（{label}）",
+            title=f"{short}复核 · {mask_name(payee)} · {campaign.name}",  # names masked in queues
             subject_type=SUBJECT,
             subject_id=task_id,
             due_date=due,

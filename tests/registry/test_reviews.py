@@ -103,7 +103,7 @@ def test_a_campaign_exits_an_enrollment_through_the_township_queue(client, app):
 
     town = _officer(app, "rv_town_a", region=MINHE)
     queue = town.get("/portal/queue?bucket=periodic_review").get_data(as_text=True)
-    assert "待复核" in queue and "2026年下半年复核：王大明（最低生活保障）" in queue
+    assert "待复核" in queue and "低保复核 · 王** · 2026年下半年复核" in queue
     task = _task_of(app, enrollment_id)
     assert task.case_id is not None
     via_queue = town.get(f"/portal/cases/{task.case_id}")
@@ -130,7 +130,7 @@ def test_a_campaign_exits_an_enrollment_through_the_township_queue(client, app):
         ]
         assert sum("停止发放" in t and "行政复议" in t for t in notices) == 1
         db.session.remove()
-    assert "2026年下半年复核：王大明" not in town.get("/portal/queue?bucket=periodic_review").get_data(as_text=True)
+    assert "低保复核 · 王**" not in town.get("/portal/queue?bucket=periodic_review").get_data(as_text=True)
     campaign_page = county.get(f"/portal/reviews/{task.campaign_id}").get_data(as_text=True)
     assert "905.00" in campaign_page  # the amount saved per month
 
