@@ -9,6 +9,7 @@ from core import clock
 from core.applications.programs import PROGRAMS
 from core.database import commit, rollback
 from core.errors import DomainError, PermissionDenied
+from core.households.vocabulary import RELATIONS
 from core.regions import services as regions
 from core.registry import enrollments, reviews
 from core.registry.models import CAMPAIGN_STATUSES, ENROLLMENT_EVENTS, ENROLLMENT_STATUSES, REVIEW_OUTCOMES
@@ -26,6 +27,7 @@ LABELS = {
     "task_filters": reviews.TASK_FILTERS,
     "statuses": ENROLLMENT_STATUSES,
     "event_kinds": ENROLLMENT_EVENTS,
+    "relations": RELATIONS,
 }
 
 
