@@ -5,7 +5,8 @@ case in its township's queue; the township records the outcome after a home visi
   townships (or the whole county) becomes a ``ReviewTask`` and a ``Case`` of kind ``review`` (queue bucket
   待复核) — set-based: one INSERT … SELECT for the tasks, one batch for the cases, one UPDATE linking them.
   An enrollment that already has an open task in another open campaign is left out (never reviewed twice at
-  once). One campaign of a name per county: the unique constraint decides a race (the loser gets a 409).
+  once); starts in one county are serialised by a lock on the county's region row. One campaign of a name per
+  county: the unique constraint decides a race (the loser gets a 409).
 - **Due date**: ``min(the last working day on or before the deadline, REVIEW_TASK_WORKING_DAYS working days
   from the start)``, counted with core.workdays — a review that should take a month does not wait for a
   far deadline, and no task is due after the campaign's deadline.
@@ -37,6 +38,7 @@ from core.casework import services as casework
 from core.casework.models import Case
 from core.database import db
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from core.regions.models import Region
 from core.regions.services import list_children
 from core.registry import enrollments
 from core.registry.models import REVIEW_OUTCOMES, Enrollment, ReviewCampaign, ReviewTask
@@ -112,6 +114,9 @@ def start_campaign(
     if errors:
         raise ValidationFailed(errors=errors)
     assert day is not None
+    # one start at a time per county (FOR NO KEY UPDATE on the county's region row, released at commit): a
+    # concurrent start of another campaign then sees this one's tasks and leaves those enrollments out
+    db.session.execute(select(Region.code).where(Region.code == county).with_for_update(key_share=True))
     if db.session.scalar(select(ReviewCampaign.id).where(_same_name(county, name))) is not None:
         raise _exists(name)
     campaign = ReviewCampaign(

@@ -167,3 +167,29 @@ def test_two_concurrent_submits_record_one_outcome(pg_app, monkeypatch):
         task = db.session.get(ReviewTask, task_id)
         assert task.status == "done" and task.outcome == {"exited": "exit", "reviewed": "continue"}[events[0].kind]
         db.session.remove()
+
+
+@pytest.mark.postgres
+def test_two_concurrent_campaigns_of_other_names_review_each_enrollment_once(pg_app):
+    ids = _enrollments(pg_app, [920, 921])
+    deadline = clock.local_today() + timedelta(days=30)
+
+    def start(name):
+        def run():
+            reviews.start_campaign(COUNTY, name=name, program="dibao", township_codes=None, deadline=deadline)
+            time.sleep(0.3)
+
+        return run
+
+    results = _at_once(pg_app, [start(f"甲{ids[0]}"), start(f"乙{ids[0]}")])
+    assert results == ["ok", "ok"]
+    with pg_app.app_context():
+        per_enrollment = dict(
+            db.session.execute(
+                select(ReviewTask.enrollment_id, func.count(ReviewTask.id))
+                .where(ReviewTask.enrollment_id.in_(ids), ReviewTask.status == "open")
+                .group_by(ReviewTask.enrollment_id)
+            ).all()
+        )
+        assert per_enrollment == {ids[0]: 1, ids[1]: 1}
+        db.session.remove()
