@@ -172,6 +172,14 @@ DOMAIN: dict[str, Reason] = {
     "transfer_not_allowed": _r(409, "该待遇当前状态不能申请资格转移"),
     "transfer_not_cancellable": _r(409, "原县已处理该资格转移，不能撤回"),
     "invalid_transfer_transition": _r(409, "该资格转移当前状态不能办理此操作"),
+    # registry: reviews
+    "review_campaign_not_found": _r(404, "未找到该复核活动"),
+    "review_task_not_found": _r(404, "未找到该复核任务"),
+    "review_campaign_exists": _r(409, "本县已有同名的复核活动，不能重复发起"),
+    "review_campaign_closed": _r(409, "该复核活动已结束"),
+    "review_campaign_unfinished": _r(409, "还有未完成的复核任务，全部完成后才能结束"),
+    "review_task_done": _r(409, "该复核任务已记录结果，不能重复记录"),
+    "review_task_lapsed": _r(409, "该救助对象已退出或转出，本复核任务已结束"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -207,6 +215,14 @@ PORTAL_ONLY = frozenset(
         "invalid_enrollment_transition",
         "county_only",
         "invalid_transfer_transition",  # registry: transfers
+        # registry: reviews
+        "review_campaign_not_found",
+        "review_task_not_found",
+        "review_campaign_exists",
+        "review_campaign_closed",
+        "review_campaign_unfinished",
+        "review_task_done",
+        "review_task_lapsed",
     }
 )
 

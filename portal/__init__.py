@@ -25,6 +25,7 @@ def init_portal(app: Flask) -> None:
     from portal.queue.views import bp as queue_bp
     from portal.registry.views import bp as registry_bp
     from portal.reports.views import bp as reports_bp
+    from portal.reviews.views import bp as reviews_bp
     from portal.sessions import install as install_sessions
     from portal.transfers.views import bp as transfers_bp
 
@@ -40,6 +41,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(registry_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(transfers_bp)
+    app.register_blueprint(reviews_bp)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -14,6 +14,7 @@ CASE_KINDS = {
     "application_info": "救助申请（户籍地知情）",
     "report": "主动发现报告",
     "transfer": "资格转移",
+    "review": "定期复核",  # a review task of a campaign (core.registry.reviews)
 }
 CASE_STATUSES = {
     "open": "待办理",

@@ -26,6 +26,7 @@ STAGE_BUCKETS = {
     "public_notice": "公示中",
     "confirmation": "待县级确认",
     "decision": "待审批",
+    "periodic_review": "待复核",  # review tasks of a campaign (core.registry.reviews)
 }
 DUE_SOON_WORKING_DAYS = 2  # "即将到期": the nearest deadline is at most this many working days away
 BUCKETS = {
@@ -35,6 +36,7 @@ BUCKETS = {
     "public_notice": "公示中",
     "confirmation": "待县级确认",
     "decision": "待审批",
+    "periodic_review": "待复核",
     "overdue": "已超期",
     "due_soon": "即将到期",
     "new_today": "今日新收",

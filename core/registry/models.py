@@ -288,6 +288,9 @@ class ReviewCampaign(db.Model):
     created_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
 
+    # one campaign of a name per county: a second start (a double click, two officers at once) is refused
+    __table_args__ = (UniqueConstraint("county_code", "name", name="uq_review_campaigns_county_name"),)
+
 
 class ReviewTask(db.Model):
     """One enrollment to review in a campaign; a case in its township's queue."""
