@@ -166,6 +166,15 @@ DOMAIN: dict[str, Reason] = {
     "enrollment_not_found": _r(404, "未找到该救助对象"),
     "invalid_enrollment_transition": _r(409, "该救助对象当前状态不能进行此项变更"),
     "county_only": _r(403, "该操作由县级民政部门办理"),
+    # registry: rolls (payment rolls, core/registry/rolls.py; portal only)
+    "roll_not_found": _r(404, "未找到该发放名册"),
+    "roll_not_draft": _r(409, "该发放名册已提交审核或已锁定，不能重新生成"),
+    "roll_not_submitted": _r(409, "发放名册须先提交审核，才能审核锁定"),
+    "roll_locked": _r(409, "该发放名册已锁定"),
+    "roll_not_locked": _r(409, "发放名册审核锁定后才能导出银行代发文件"),
+    "roll_empty": _r(409, "发放名册没有任何对象，不能提交"),
+    "roll_outdated": _r(409, "名册生成后救助对象有变化，请重新生成草稿"),
+    "roll_two_person": _r(403, "审核锁定须由生成和提交名册以外的另一名县级经办人员办理（双人复核）"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -200,6 +209,15 @@ PORTAL_ONLY = frozenset(
         "enrollment_not_found",
         "invalid_enrollment_transition",
         "county_only",
+        # registry: rolls
+        "roll_not_found",
+        "roll_not_draft",
+        "roll_not_submitted",
+        "roll_locked",
+        "roll_not_locked",
+        "roll_empty",
+        "roll_outdated",
+        "roll_two_person",
     }
 )
 
