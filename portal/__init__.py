@@ -24,6 +24,7 @@ def init_portal(app: Flask) -> None:
     from portal.queue.views import bp as queue_bp
     from portal.registry.views import bp as registry_bp
     from portal.reports.views import bp as reports_bp
+    from portal.rolls.views import bp as rolls_bp  # registry: rolls
     from portal.sessions import install as install_sessions
 
     install_sessions(app)  # server-side sessions (core.accounts.portal_sessions)
@@ -36,6 +37,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(identity_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(rolls_bp)  # registry: rolls
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

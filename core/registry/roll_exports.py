@@ -58,8 +58,7 @@ def _rows(roll: PaymentRoll) -> Iterator[tuple[PaymentRollLine, Enrollment]]:
         .order_by(PaymentRollLine.township_code, PaymentRollLine.village_code, PaymentRollLine.id)
         .execution_options(yield_per=2000)
     )
-    for line, enrollment in db.session.execute(stmt):
-        yield line, enrollment
+    yield from db.session.execute(stmt).tuples()
 
 
 def _text(value: str | None) -> str:
@@ -197,4 +196,3 @@ def bank_csv(actor: Actor, roll: PaymentRoll, encoding: str | None = None) -> tu
         without_account=missing,
     )
     return data, f"{roll.county_code}-{roll.month}-bank", total
-

@@ -27,6 +27,7 @@ from sqlalchemy import and_, case, delete, exists, func, insert, literal, litera
 from sqlalchemy.exc import IntegrityError
 
 from core import access, clock
+from core.accounts.models import Officer
 from core.actor import SYSTEM, Actor
 from core.audit import services as audit
 from core.database import db
@@ -58,7 +59,7 @@ def cents_to_amount(value: Any) -> Decimal:
     """A sum of cents from SQL (an integer, or a float on SQLite) as exact yuan."""
     if value is None:
         return Decimal("0.00")
-    return (Decimal(int(round(Decimal(str(value))))) / 100).quantize(CENT)
+    return (Decimal(round(Decimal(str(value)))) / 100).quantize(CENT)
 
 
 def cents(column: Any) -> Any:
@@ -218,7 +219,13 @@ def draft_roll(county_code: str, month: str, *, actor: Actor = SYSTEM) -> Paymen
     roll.drafted_by_officer_id = _officer_id(actor)
     db.session.flush()
     audit.record(
-        actor, "payment_roll.draft", roll, region=county_code, month=month, lines=roll.line_count, total=roll.total_amount
+        actor,
+        "payment_roll.draft",
+        roll,
+        region=county_code,
+        month=month,
+        lines=roll.line_count,
+        total=roll.total_amount,
     )
     return roll
 
@@ -353,9 +360,7 @@ def lock(actor: Actor, roll_id: int, *, version: int | None) -> PaymentRoll:
     roll.locked_at = clock.utcnow()
     roll.locked_by_officer_id = actor.id
     db.session.flush()
-    audit.record(
-        actor, "payment_roll.lock", roll, region=roll.county_code, month=roll.month, total=roll.total_amount
-    )
+    audit.record(actor, "payment_roll.lock", roll, region=roll.county_code, month=roll.month, total=roll.total_amount)
     return roll
 
 
@@ -510,6 +515,19 @@ def summary(actor: Actor, roll: PaymentRoll) -> dict[str, Any]:
     }
 
 
+def officer_names(rows: list[PaymentRoll]) -> dict[int, str]:
+    """Who drafted, submitted and locked these rolls (officer id → display name)."""
+    ids = {
+        i
+        for r in rows
+        for i in (r.drafted_by_officer_id, r.submitted_by_officer_id, r.locked_by_officer_id)
+        if i is not None
+    }
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Officer.id, Officer.display_name).where(Officer.id.in_(ids))).all())
+
+
 def township_codes(actor: Actor, roll: PaymentRoll) -> list[str]:
     return list(
         db.session.scalars(
@@ -527,4 +545,3 @@ def paid_total(county_code: str, month: str) -> Decimal:
         select(cents(Enrollment.monthly_amount)).where(Enrollment.county_code == county_code, paid_in(month))
     )
     return cents_to_amount(total)
-

@@ -59,7 +59,12 @@ def test_first_roll_lists_who_is_paid_and_reconciles(app):
         assert {line.change for line in lines.values()} == {"unchanged"}
         line = lines[ids["a"]]
         assert (line.township_code, line.program, line.payee_name, line.member_count) == (MINHE, "dibao", "王大明", 2)
-        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "payment_roll.draft")) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "payment_roll.draft")
+            )
+            == 1
+        )
 
 
 def test_changes_since_last_month(app):
@@ -280,9 +285,8 @@ def test_a_locked_roll_never_changes_not_even_by_raw_sql(app):
             ("DELETE FROM payment_rolls WHERE id = :roll", {"roll": roll_id}),
         ]
         for sql, params in attempts:
-            with pytest.raises(DBAPIError, match="locked"):
-                with db.engine.begin() as conn:
-                    conn.execute(text(sql), params)
+            with pytest.raises(DBAPIError, match="locked"), db.engine.begin() as conn:
+                conn.execute(text(sql), params)
         roll = db.session.get(PaymentRoll, roll_id)
         assert roll.status == "locked" and roll.total_amount == Decimal("2035.75")
         assert db.session.get(PaymentRollLine, line_id).amount != Decimal("1")
@@ -359,4 +363,3 @@ def test_concurrent_drafts_of_one_county_month_make_one_roll(app):
         assert db.session.scalar(select(func.count()).select_from(PaymentRoll)) == 1
         assert db.session.scalar(select(func.count()).select_from(PaymentRollLine)) == 3
         assert db.session.scalar(select(PaymentRoll.total_amount)) == Decimal("2035.75")
-
