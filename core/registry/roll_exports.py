@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -50,7 +51,7 @@ def month_label(month: str) -> str:
     return f"{month[:4]}年{int(month[5:7])}月"
 
 
-def _rows(roll: PaymentRoll) -> Iterator[tuple[PaymentRollLine, Enrollment]]:
+def _rows(roll: PaymentRoll) -> Iterator[Any]:
     stmt = (
         select(PaymentRollLine, Enrollment)
         .join(Enrollment, Enrollment.id == PaymentRollLine.enrollment_id)
@@ -58,7 +59,7 @@ def _rows(roll: PaymentRoll) -> Iterator[tuple[PaymentRollLine, Enrollment]]:
         .order_by(PaymentRollLine.township_code, PaymentRollLine.village_code, PaymentRollLine.id)
         .execution_options(yield_per=2000)
     )
-    yield from db.session.execute(stmt).tuples()
+    return iter(db.session.execute(stmt))  # rows of (line, enrollment)
 
 
 def _text(value: str | None) -> str:

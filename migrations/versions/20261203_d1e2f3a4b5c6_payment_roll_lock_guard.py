@@ -34,30 +34,46 @@ GUARD = {
             BEFORE UPDATE OR DELETE ON payment_rolls
             FOR EACH ROW WHEN (OLD.status = 'locked') EXECUTE FUNCTION payment_rolls_locked_guard()
         """,
+        # Lines are written in bulk (a roll is one INSERT … SELECT of thousands of rows): statement-level
+        # triggers with transition tables check the touched rolls once per statement, not once per row.
         """
         CREATE OR REPLACE FUNCTION payment_roll_lines_locked_guard() RETURNS trigger AS $$
+        DECLARE
+            locked_id integer;
         BEGIN
-            IF TG_OP IN ('UPDATE', 'DELETE')
-               AND EXISTS (SELECT 1 FROM payment_rolls WHERE id = OLD.roll_id AND status = 'locked') THEN
-                RAISE EXCEPTION 'payment roll % is locked (% of a line refused)', OLD.roll_id, TG_OP
+            IF TG_OP = 'INSERT' THEN
+                SELECT r.id INTO locked_id FROM payment_rolls AS r
+                WHERE r.status = 'locked' AND r.id IN (SELECT roll_id FROM new_rows) LIMIT 1;
+            ELSIF TG_OP = 'UPDATE' THEN
+                SELECT r.id INTO locked_id FROM payment_rolls AS r
+                WHERE r.status = 'locked'
+                  AND r.id IN (SELECT roll_id FROM old_rows UNION SELECT roll_id FROM new_rows) LIMIT 1;
+            ELSE
+                SELECT r.id INTO locked_id FROM payment_rolls AS r
+                WHERE r.status = 'locked' AND r.id IN (SELECT roll_id FROM old_rows) LIMIT 1;
+            END IF;
+            IF locked_id IS NOT NULL THEN
+                RAISE EXCEPTION 'payment roll % is locked (% of a line refused)', locked_id, TG_OP
                     USING ERRCODE = 'insufficient_privilege';
             END IF;
-            IF TG_OP IN ('UPDATE', 'INSERT')
-               AND EXISTS (SELECT 1 FROM payment_rolls WHERE id = NEW.roll_id AND status = 'locked') THEN
-                RAISE EXCEPTION 'payment roll % is locked (% of a line refused)', NEW.roll_id, TG_OP
-                    USING ERRCODE = 'insufficient_privilege';
-            END IF;
-            IF TG_OP = 'DELETE' THEN
-                RETURN OLD;
-            END IF;
-            RETURN NEW;
+            RETURN NULL;
         END;
         $$ LANGUAGE plpgsql
         """,
         """
-        CREATE TRIGGER payment_roll_lines_locked_no_change
-            BEFORE INSERT OR UPDATE OR DELETE ON payment_roll_lines
-            FOR EACH ROW EXECUTE FUNCTION payment_roll_lines_locked_guard()
+        CREATE TRIGGER payment_roll_lines_locked_no_insert
+            AFTER INSERT ON payment_roll_lines REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION payment_roll_lines_locked_guard()
+        """,
+        """
+        CREATE TRIGGER payment_roll_lines_locked_no_update
+            AFTER UPDATE ON payment_roll_lines REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION payment_roll_lines_locked_guard()
+        """,
+        """
+        CREATE TRIGGER payment_roll_lines_locked_no_delete
+            AFTER DELETE ON payment_roll_lines REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION payment_roll_lines_locked_guard()
         """,
     ],
     "sqlite": [
@@ -91,7 +107,9 @@ GUARD = {
 }
 DROP_GUARD = {
     "postgresql": [
-        "DROP TRIGGER IF EXISTS payment_roll_lines_locked_no_change ON payment_roll_lines",
+        "DROP TRIGGER IF EXISTS payment_roll_lines_locked_no_insert ON payment_roll_lines",
+        "DROP TRIGGER IF EXISTS payment_roll_lines_locked_no_update ON payment_roll_lines",
+        "DROP TRIGGER IF EXISTS payment_roll_lines_locked_no_delete ON payment_roll_lines",
         "DROP FUNCTION IF EXISTS payment_roll_lines_locked_guard()",
         "DROP TRIGGER IF EXISTS payment_rolls_locked_no_change ON payment_rolls",
         "DROP FUNCTION IF EXISTS payment_rolls_locked_guard()",

@@ -261,7 +261,7 @@ def test_an_empty_roll_cannot_be_submitted(app):
 
 
 def test_a_locked_roll_never_changes_not_even_by_raw_sql(app):
-    enrollments_in_county(app)
+    ids = enrollments_in_county(app)
     a, b = officer(app, "roll_a"), officer(app, "roll_b")
     roll_id = _lock(app, COUNTY, "2026-12", a, b)
     with app.app_context():
@@ -270,7 +270,7 @@ def test_a_locked_roll_never_changes_not_even_by_raw_sql(app):
         assert err.value.code == "roll_not_draft"
         rollback()
         line_id = db.session.scalar(select(func.min(PaymentRollLine.id)).where(PaymentRollLine.roll_id == roll_id))
-        enrollment_id = db.session.get(PaymentRollLine, line_id).enrollment_id
+        enrollment_id = ids["later"]  # not on the roll: only the guard can refuse the line
         attempts = [
             ("UPDATE payment_roll_lines SET amount = 1 WHERE id = :line", {"line": line_id}),
             ("DELETE FROM payment_roll_lines WHERE id = :line", {"line": line_id}),
