@@ -163,7 +163,7 @@ def bank_csv(actor: Actor, roll: PaymentRoll, encoding: str | None = None) -> tu
         raise Conflict("发放名册审核锁定后才能导出银行代发文件", code="roll_not_locked")
     codec = ENCODINGS.get((encoding or "utf-8").lower().replace("_", "-"))
     if codec is None:
-        raise ValidationFailed(errors={"encoding": ["文件编码只能是 utf-8 或 gbk"]})
+        raise ValidationFailed("文件编码只能是 utf-8 或 gbk", errors={"encoding": ["文件编码只能是 utf-8 或 gbk"]})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(BANK_HEADERS)
@@ -182,9 +182,8 @@ def bank_csv(actor: Actor, roll: PaymentRoll, encoding: str | None = None) -> tu
         data = text.encode(codec)
     except UnicodeEncodeError as exc:
         bad = text[exc.start : exc.end]
-        raise ValidationFailed(
-            errors={"encoding": [f"“{bad}”不能用GBK编码表示，请改用UTF-8导出"]},
-        ) from None
+        message = f"“{bad}”不能用GBK编码表示，请改用UTF-8导出"
+        raise ValidationFailed(message, errors={"encoding": [message]}) from None
     audit.record(
         actor,
         "payment_roll.export_bank",

@@ -15,7 +15,7 @@ from core.database import commit, rollback
 from core.errors import DomainError
 from core.regions import services as regions
 from core.registry import roll_exports, rolls
-from core.registry.models import ROLL_CHANGES, ROLL_STATUSES
+from core.registry.models import ROLL_CHANGES, ROLL_STATUSES, PaymentRoll
 from portal.feedback import act, flash_error
 from portal.params import page_value
 
@@ -144,22 +144,35 @@ def _download(data: bytes, filename: str, mimetype: str, fallback: str):
     return response
 
 
+def _export(roll_id: int, build: Callable[[PaymentRoll], tuple[bytes, str, str, str]]):
+    """Run an export; a refusal (status, encoding, role) is shown on the roll page as a message."""
+    roll = rolls.get_for_officer(g.actor, roll_id)
+    try:
+        data, filename, mimetype, fallback = build(roll)
+    except DomainError as err:
+        rollback()
+        flash_error(err)
+        return _roll_page(roll_id, err.status)
+    return _download(data, filename, mimetype, fallback)
+
+
 @bp.route("/<int:roll_id>/export.xlsx")
 def export_excel(roll_id: int):
-    roll = rolls.get_for_officer(g.actor, roll_id)
-    data, name, _ = roll_exports.excel(g.actor, roll)
-    return _download(
-        data,
-        f"{name}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        f"roll-{roll.county_code}-{roll.month}.xlsx",
-    )
+    def build(roll: PaymentRoll) -> tuple[bytes, str, str, str]:
+        data, name, _ = roll_exports.excel(g.actor, roll)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return data, f"{name}.xlsx", mimetype, f"roll-{roll.county_code}-{roll.month}.xlsx"
+
+    return _export(roll_id, build)
 
 
 @bp.route("/<int:roll_id>/bank.csv")
 def export_bank(roll_id: int):
-    roll = rolls.get_for_officer(g.actor, roll_id)
     encoding = (request.args.get("encoding") or "utf-8")[:10]
-    data, name, _ = roll_exports.bank_csv(g.actor, roll, encoding)
     charset = "gbk" if encoding.lower() == "gbk" else "utf-8"
-    return _download(data, f"{name}.csv", f"text/csv; charset={charset}", f"{name}.csv")
+
+    def build(roll: PaymentRoll) -> tuple[bytes, str, str, str]:
+        data, name, _ = roll_exports.bank_csv(g.actor, roll, encoding)
+        return data, f"{name}.csv", f"text/csv; charset={charset}", f"{name}.csv"
+
+    return _export(roll_id, build)

@@ -267,3 +267,21 @@ def test_reconciliation_across_a_larger_roll(client, app):
     assert sum(subtotals, Decimal("0")).quantize(Decimal("0.01")) == expected
     bank = list(csv.reader(io.StringIO(b.get(f"{url}/bank.csv").data.decode("utf-8-sig"))))
     assert len(bank) == 41 and sum((Decimal(r[4]) for r in bank[1:]), Decimal("0")) == expected
+
+
+def test_gbk_bank_file_names_what_it_cannot_encode(client, app):
+    from tests.registry.factory import make_enrollment
+
+    with app.app_context():
+        make_enrollment(seq=800, township=MINHE, village=None, amount="500.00", head_name="王𠀀")
+        db.session.remove()
+    a = _officer(app, "portal_roll_a", region=COUNTY, role="county_officer")
+    b = _officer(app, "portal_roll_b", region=COUNTY, role="county_officer")
+    roll_id = _draft(a)
+    url = f"/portal/rolls/{roll_id}"
+    assert _post(a, url, f"{url}/submit").status_code == 302
+    assert _post(b, url, f"{url}/lock").status_code == 302
+    refused = b.get(f"{url}/bank.csv?encoding=gbk")
+    assert refused.status_code == 422 and "𠀀" in refused.get_data(as_text=True)
+    utf8 = b.get(f"{url}/bank.csv")
+    assert utf8.status_code == 200 and "王𠀀" in utf8.data.decode("utf-8-sig")
