@@ -32,6 +32,7 @@ from core.actor import SYSTEM, Actor
 from core.audit import services as audit
 from core.database import db
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.regions.models import Region
 from core.registry.enrollments import COUNTY_ROLES, add_months
 from core.registry.models import ROLL_CHANGES, ROLL_STATUSES, Enrollment, PaymentRoll, PaymentRollLine
 
@@ -276,6 +277,9 @@ def officer_draft(actor: Actor, county_code: str | None, month: str) -> PaymentR
     month = _check_month(month)
     if not access.can_see(actor, county_code):
         raise NotFound("未找到该县（市、区）", code="roll_not_found")
+    region = db.session.get(Region, county_code)
+    if region is None or region.level != "county":
+        raise ValidationFailed(errors={"county_code": [f"{county_code} 不是县级行政区划代码"]})
     return draft_roll(county_code, month, actor=actor)
 
 

@@ -182,6 +182,11 @@ def test_two_person_rule_scope_and_stale_version(app):
             rolls.submit(other, roll_id, version=version)
         with pytest.raises(NotFound):
             rolls.officer_draft(other, COUNTY, "2026-12")
+        admin = officer(app, "roll_city", region="3601", role="city_admin")
+        for code in ("360199", MINHE[:6] + "1"):
+            with pytest.raises(ValidationFailed) as err:
+                rolls.officer_draft(admin, code, "2026-12")
+            assert "county_code" in err.value.errors
         with pytest.raises(Conflict) as err:
             rolls.submit(a, roll_id, version=version - 1)
         assert err.value.code == "edit_conflict"
