@@ -132,6 +132,8 @@ class BaseConfig:
     # --- reports (主动发现) ---------------------------------------------------------------
     REPORT_DAILY_CAPS = "resident=3,volunteer=20,social_worker=50,grid_worker=50,official=50"
     REPORT_IP_LIMIT = "60 per hour"
+    # --- registry: payment rolls (发放名册) ---------------------------------------------------
+    ROLL_DRAFT_DAY = 20  # day of the month (1-28) on which the beat drafts next month's rolls
     # --- demo ----------------------------------------------------------------------------
     LOAD_DEMO_DATA = False
     LOG_LEVEL = "INFO"

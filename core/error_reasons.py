@@ -180,6 +180,15 @@ DOMAIN: dict[str, Reason] = {
     "review_campaign_unfinished": _r(409, "还有未完成的复核任务，全部完成后才能结束"),
     "review_task_done": _r(409, "该复核任务已记录结果，不能重复记录"),
     "review_task_lapsed": _r(409, "该救助对象已退出或转出，本复核任务已结束"),
+    # registry: rolls (payment rolls, core/registry/rolls.py; portal only)
+    "roll_not_found": _r(404, "未找到该发放名册"),
+    "roll_not_draft": _r(409, "该发放名册已提交审核或已锁定，不能重新生成"),
+    "roll_not_submitted": _r(409, "发放名册须先提交审核，才能审核锁定"),
+    "roll_locked": _r(409, "该发放名册已锁定"),
+    "roll_not_locked": _r(409, "发放名册审核锁定后才能导出银行代发文件"),
+    "roll_empty": _r(409, "发放名册没有任何对象，不能提交"),
+    "roll_outdated": _r(409, "名册生成后救助对象有变化，请重新生成草稿"),
+    "roll_two_person": _r(403, "审核锁定须由生成和提交名册以外的另一名县级经办人员办理（双人复核）"),
     # regions
     "region_not_found": _r(404, "未找到该行政区划代码"),
     # idempotency keys (core/idempotency)
@@ -223,6 +232,15 @@ PORTAL_ONLY = frozenset(
         "review_campaign_unfinished",
         "review_task_done",
         "review_task_lapsed",
+        # registry: rolls
+        "roll_not_found",
+        "roll_not_draft",
+        "roll_not_submitted",
+        "roll_locked",
+        "roll_not_locked",
+        "roll_empty",
+        "roll_outdated",
+        "roll_two_person",
     }
 )
 

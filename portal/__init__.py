@@ -26,6 +26,7 @@ def init_portal(app: Flask) -> None:
     from portal.registry.views import bp as registry_bp
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
+    from portal.rolls.views import bp as rolls_bp  # registry: rolls
     from portal.sessions import install as install_sessions
     from portal.transfers.views import bp as transfers_bp
 
@@ -42,6 +43,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(operations_bp)
     app.register_blueprint(transfers_bp)
     app.register_blueprint(reviews_bp)
+    app.register_blueprint(rolls_bp)  # registry: rolls
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -141,9 +141,12 @@ def _empty_tables(application) -> None:
                 names = ", ".join(f'"{t.name}"' for t in tables)
                 conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             else:
-                # The audit log refuses DELETE by trigger: lift it for the clean-up only.
+                # The audit log and locked payment rolls refuse DELETE by trigger: lift them for the clean-up only.
                 triggers = conn.execute(
-                    text("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_log'")
+                    text(
+                        "SELECT name, sql FROM sqlite_master WHERE type='trigger'"
+                        " AND tbl_name IN ('audit_log', 'payment_rolls', 'payment_roll_lines')"
+                    )
                 ).all()
                 for name, _ in triggers:
                     conn.execute(text(f'DROP TRIGGER "{name}"'))

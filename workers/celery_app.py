@@ -31,7 +31,16 @@ TASK_MODULES = [
     "workers.tasks.reports",
     "workers.tasks.deadlines",
     "workers.tasks.faces",
+    "workers.tasks.rolls",
 ]
+
+
+def roll_draft_day(app: Flask) -> int:
+    """ROLL_DRAFT_DAY, a day every month has (1-28)."""
+    day = int(app.config["ROLL_DRAFT_DAY"])
+    if not 1 <= day <= 28:
+        raise RuntimeError(f"ROLL_DRAFT_DAY must be a day between 1 and 28, not {day}")
+    return day
 
 
 def init_celery(app: Flask) -> Celery:
@@ -97,6 +106,11 @@ def init_celery(app: Flask) -> Celery:
             "relay-pending-tasks": {
                 "task": "maintenance.relay_pending_tasks",
                 "schedule": float(app.config["TASK_RELAY_AFTER_SECONDS"]),
+                "options": {"queue": "default"},
+            },
+            "draft-next-payment-rolls": {  # registry: rolls — next month's 发放名册 on ROLL_DRAFT_DAY
+                "task": "registry.draft_next_rolls",
+                "schedule": crontab(minute=30, hour=1, day_of_month=roll_draft_day(app)),  # Asia/Shanghai
                 "options": {"queue": "default"},
             },
             "purge-portal-sessions": {
