@@ -388,7 +388,7 @@ def test_suspended_stays_suspended_exited_cannot_move_and_locked_roll_bounds_the
         enrollments.change(OLD_COUNTY, enrollment, "suspended", reason="外出务工，暂停待核")
         # the county already locked next month's roll with this household on it
         next_month = enrollments.add_months(this_month, 1)
-        roll = PaymentRoll(county_code="360124", month=next_month, status="locked", line_count=1, payable_count=1)
+        roll = PaymentRoll(county_code="360124", month=next_month, status="draft", line_count=1, payable_count=1)
         db.session.add(roll)
         db.session.flush()
         db.session.add(
@@ -403,6 +403,8 @@ def test_suspended_stays_suspended_exited_cannot_move_and_locked_roll_bounds_the
                 change="unchanged",
             )
         )
+        db.session.flush()
+        roll.status = "locked"  # lines first: the database refuses lines on a locked roll
         db.session.commit()
     tid = _request(client, headers, eid).get_json()["id"]
     with app.app_context():
