@@ -1252,15 +1252,87 @@
   const BenefitDetail = {
     setup() {
       const benefit = ref(null);
-      onMounted(async () => {
-        if (requireLogin()) benefit.value = await api.get(`/me/benefits/${route.query.id}`).catch((err) => (showError(err), null));
+      const transfer = ref(null); // the open (or latest) transfer of this benefit, from /me/transfers
+      const form = reactive({ open: false, region: [], address: "", reason: "" });
+      const errors = reactive({});
+      const file = ref(null);
+      let key = null; // one Idempotency-Key per request attempt: a retry after a lost answer makes one transfer
+      async function refresh() {
+        benefit.value = await api.get(`/me/benefits/${route.query.id}`);
+        const mine = await api.get("/me/transfers");
+        transfer.value = mine.find((t) => String(t.enrollment_id) === String(route.query.id)) || null;
+      }
+      onMounted(() => {
+        if (requireLogin()) refresh().catch((err) => showError(err));
       });
+      async function requestTransfer() {
+        for (const k of Object.keys(errors)) delete errors[k];
+        const [, , , township, village] = form.region;
+        const chosen = file.value && file.value.files[0];
+        if (!township) errors.to_township_code = "请选到新户籍所在的乡镇（街道）";
+        if (!chosen) errors.file = "请上传新户口簿本人页的照片";
+        if (Object.keys(errors).length) return;
+        const body = new FormData();
+        body.append("to_township_code", township);
+        if (village) body.append("to_village_code", village);
+        if (form.address) body.append("to_address", form.address);
+        if (form.reason) body.append("reason", form.reason);
+        body.append("file", chosen);
+        key = key || api.newKey();
+        try {
+          await api.upload(`/me/benefits/${route.query.id}/transfer`, body, { idempotencyKey: key });
+          key = null;
+          form.open = false;
+          store.message = "";
+          await refresh();
+        } catch (err) {
+          showError(err, errors);
+        }
+      }
+      async function cancelTransfer() {
+        try {
+          await api.post(`/me/transfers/${transfer.value.id}/cancel`, {}, { idempotencyKey: api.newKey() });
+          await refresh();
+        } catch (err) {
+          showError(err);
+        }
+      }
+      function transferCard(t) {
+        return h("section", { class: "rl-card", id: "transfer" }, [
+          h("h2", { class: "rl-subtitle" }, "资格转移"),
+          h("p", { class: "rl-big", id: "transfer-status" }, t.status_label),
+          h("p", { id: "transfer-text" }, t.text),
+          h("p", { class: "rl-hint" }, `转入：${t.to_county_name || ""}${t.to_township_name || t.to_township_code}`),
+          t.can_cancel ? button("撤回转移申请", cancelTransfer, { id: "cancel-transfer", plain: true, type: "default" }) : null,
+        ]);
+      }
+      function transferForm() {
+        return h("section", { class: "rl-card", id: "transfer-form" }, [
+          h("h2", { class: "rl-subtitle" }, "户籍迁到省内其他县（市、区）"),
+          h("p", { class: "rl-hint" }, "待遇随户籍转移，无需重新申请。原县确认最后发放月份后，新县从下个月起继续发放。"),
+          h(RegionPicker, { modelValue: form.region, "onUpdate:modelValue": (v) => { form.region = v; } }),
+          errors.to_township_code ? h("p", { class: "rl-error rl-field-error", id: "transfer-township-error" }, errors.to_township_code) : null,
+          errors.to_village_code ? h("p", { class: "rl-error rl-field-error" }, errors.to_village_code) : null,
+          input("transfer-address", "新住址（可选）", form.address, (v) => { form.address = v; }, errors.to_address),
+          input("transfer-reason", "迁移原因（可选）", form.reason, (v) => { form.reason = v; }, errors.reason),
+          h("label", { for: "transfer-file", class: "rl-label" }, "新户口簿本人页"),
+          h("input", { ref: file, id: "transfer-file", type: "file", accept: "image/*,application/pdf" }),
+          errors.file ? h("p", { class: "rl-error rl-field-error", id: "transfer-file-error" }, errors.file) : null,
+          button("提交转移申请", requestTransfer, { id: "send-transfer" }),
+        ]);
+      }
       return () => {
         const b = benefit.value;
         if (!b) return h(V.Loading, { vertical: true }, () => "正在加载…");
+        const open = transfer.value && ["requested", "released"].includes(transfer.value.status);
         return h("div", [
           h("h1", { class: "rl-title" }, `${b.program_label} ${b.reference}`),
           benefitCard(b),
+          transfer.value ? transferCard(transfer.value) : null,
+          !open && b.can_transfer && !form.open
+            ? button("户籍迁移，申请资格转移", () => { form.open = true; }, { id: "start-transfer", plain: true })
+            : null,
+          !open && b.can_transfer && form.open ? transferForm() : null,
           h("h2", { class: "rl-subtitle" }, "变更记录"),
           h("ol", { id: "benefit-history" }, (b.history || []).map((e) =>
             h("li", [h("p", e.text), e.reason ? h("p", { class: "rl-hint" }, `原因：${e.reason}`) : null,

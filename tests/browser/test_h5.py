@@ -705,3 +705,40 @@ def test_recipient_sees_amount_months_paid_and_history_in_plain_words(phones, li
     expect(history.first).to_contain_text("原因：家庭收入增加")
     expect(page.locator("#appeal-route")).to_contain_text("行政复议")
     assert not phone.problems, phone.problems
+
+
+def test_recipient_asks_for_a_transfer_with_the_new_hukou_page_and_withdraws_it(
+    phones, live_server, app, client, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from tests.helpers import jpeg_bytes
+    from tests.registry.factory import make_enrollment
+
+    phone = phones()
+    page = phone.page
+    headers = verified_on_phone(client, page, live_server, "13900007082", ("王大明", id_number(date(1970, 5, 6), 711)))
+    with app.app_context():
+        eid = make_enrollment(seq=710, amount="905.00", members=2)
+    page.goto(f"{live_server}/h5/#/benefit?id={eid}")
+    page.click("#start-transfer")
+    page.click("#send-transfer")  # nothing chosen: each field says what is missing
+    expect(page.locator("#transfer-township-error")).to_have_text("请选到新户籍所在的乡镇（街道）")
+    expect(page.locator("#transfer-file-error")).to_have_text("请上传新户口簿本人页的照片")
+    for level, code in enumerate(("36", "3601", "360121", "360121100", "360121100001")):
+        page.wait_for_selector(f"#region-{level} option[value='{code}']", state="attached")
+        page.select_option(f"#region-{level}", code)
+    page.fill("#transfer-reason", "随子女迁入南昌县")
+    hukou = tmp_path / "hukou.jpg"
+    hukou.write_bytes(jpeg_bytes(size=(320, 240)))
+    page.set_input_files("#transfer-file", str(hukou))
+    page.click("#send-transfer")
+    expect(page.locator("#transfer-status")).to_have_text("待原县确认")
+    expect(page.locator("#transfer-text")).to_contain_text("原县民政部门确认")
+    mine = client.get("/api/v1/me/transfers", headers=headers).get_json()
+    assert len(mine) == 1 and mine[0]["to_village_code"] == "360121100001" and mine[0]["enrollment_id"] == eid
+    page.click("#cancel-transfer")
+    expect(page.locator("#transfer-status")).to_have_text("已撤回")
+    assert client.get("/api/v1/me/transfers", headers=headers).get_json()[0]["status"] == "cancelled"
+    expect(page.locator("#start-transfer")).to_be_visible()  # may ask again
+    assert not phone.problems, phone.problems
