@@ -63,6 +63,11 @@ class BaseConfig:
     DEMO_ENDPOINTS_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
+    # the rate-limit store (Redis in production) being down must not take the API down: limits fall back to
+    # each process's memory until it returns; its client gives up within seconds
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}  # noqa: RUF012 - read-only
     SMS_SEND_IP_LIMIT = "20 per hour"
     # --- SMS -----------------------------------------------------------------------------
     SMS_BACKEND = "console"  # console | http
