@@ -122,6 +122,8 @@ class BaseConfig:
     # --- reports (主动发现) ---------------------------------------------------------------
     REPORT_DAILY_CAPS = "resident=3,volunteer=20,social_worker=50,grid_worker=50,official=50"
     REPORT_IP_LIMIT = "60 per hour"
+    # --- registry import (flask registry import) --------------------------------------------
+    REGISTRY_IMPORT_MAX_AMOUNT = 5000  # 元 per month; a row above it is refused (a typo, or not a 低保/特困 amount)
     # --- demo ----------------------------------------------------------------------------
     LOAD_DEMO_DATA = False
     LOG_LEVEL = "INFO"
