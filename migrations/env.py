@@ -97,6 +97,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        from core.database import include_for  # PostgreSQL-only indexes are not missing on SQLite
+
+        conf_args.setdefault("include_object", include_for(connection.dialect.name))
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -326,3 +326,27 @@ def test_template_round_trip(app, tmp_path):
     imported = _run(app, "import", str(out), "--county", "360124")
     assert imported.exit_code == 0, imported.output
     assert "新增家庭 4 户" in imported.output and "新增救助对象 4 个" in imported.output
+
+
+def test_imported_recipients_are_found_by_name_prefix_last_four_or_both(app, tmp_path):
+    from core.actor import Actor
+    from core.registry.officer import list_enrollments
+
+    assert _run(app, "import", str(_xlsx(tmp_path / "list.xlsx", _rows())), "--county", "360124").exit_code == 0
+    county = Actor(kind="officer", id=None, roles=("county_officer",), region_code="360124")
+    minhe = Actor(kind="officer", id=None, roles=("township_officer",), region_code="360124101")
+    with app.app_context():
+
+        def names(actor, q):
+            return [e.payee_name for e in list_enrollments(actor, q=q).items]
+
+        assert names(county, "刘建") == ["刘建国"]
+        assert names(county, "刘") == ["刘建国"]  # the 低保 household's payee, not its members' names
+        assert names(county, HEAD[-4:]) == ["刘建国"]
+        assert names(county, f"刘建 {HEAD[-4:]}") == ["刘建国"] == names(county, f"刘建国{HEAD[-4:]}")
+        assert names(county, f"赵 {HEAD[-4:]}") == []
+        assert names(county, "100%") == [] and names(county, "刘_") == []  # LIKE wildcards are literal
+        assert names(minhe, "刘建") == [] and names(minhe, "赵德") == ["赵德福"]  # region scope
+        reference = db.session.scalar(select(Enrollment.reference).where(Enrollment.program == "tekun"))
+        assert names(county, reference.lower()) == ["赵德福"]
+        db.session.remove()
