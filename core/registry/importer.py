@@ -84,6 +84,7 @@ for _code, _label in RELATIONS.items():
     RELATION_ALIASES[_code] = _code
     for _part in [_label, *_label.split("/")]:
         RELATION_ALIASES[_part] = _code
+DEMO_MAX_AMOUNT = Decimal("5000")  # the default REGISTRY_IMPORT_MAX_AMOUNT, for callers without the app config
 CHUNK = 1000  # rows per multi-row INSERT / IN list
 MAX_ERRORS_SHOWN = 200
 FACT_FIELDS = ("name", "residence_township_code", "residence_village_code")

@@ -182,7 +182,7 @@ def test_csv_in_gbk_or_utf8(app, tmp_path, encoding, township):
 
 
 def test_county_from_township_codes(app, tmp_path):
-    rows = [r[:7] + ["360124100" if r[7] else ""] + r[8:] for r in _rows()[:3]]
+    rows = [[*r[:7], "360124100" if r[7] else "", *r[8:]] for r in _rows()[:3]]
     result = _run(app, "import", str(_xlsx(tmp_path / "list.xlsx", rows)))
     assert result.exit_code == 0, result.output
     names = _run(app, "import", str(_xlsx(tmp_path / "named.xlsx", _rows())))
