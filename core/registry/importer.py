@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import JSON, insert, select, text, update
 
 from core import clock, idnumber, pii
 from core.actor import Actor
@@ -589,40 +590,78 @@ def import_rows(
     return result
 
 
+def _copy_supported() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _insert(model: Any, rows: list[dict[str, Any]], key: str | None = None) -> dict[Any, int]:
+    """Insert ``rows`` (dicts with the same keys) set-based; with ``key``, return {row[key]: new id}.
+
+    PostgreSQL: ids drawn from the table's sequence in one query, then one COPY in the session's
+    transaction. Elsewhere (SQLite): multi-row INSERTs of ``CHUNK`` rows (RETURNING the ids)."""
+    if not rows:
+        return {}
+    table = model.__table__
+    if _copy_supported():
+        if key is not None:
+            ids = db.session.scalars(
+                text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": table.name, "n": len(rows)},
+            ).all()
+            for row, new_id in zip(rows, ids, strict=True):
+                row["id"] = new_id
+        names = list(rows[0])
+        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        raw = db.session.connection().connection.driver_connection
+        columns = ", ".join(f'"{n}"' for n in names)
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[n], ensure_ascii=False) if n in json_columns else row[n] for n in names])
+        return {row[key]: row["id"] for row in rows} if key is not None else {}
+    found: dict[Any, int] = {}
+    for chunk in _chunks(rows):
+        if key is None:
+            db.session.execute(insert(model), list(chunk))
+        else:
+            returned = db.session.execute(insert(model).returning(model.id, getattr(model, key)), list(chunk))
+            found.update((k, new_id) for new_id, k in returned)
+    return found
+
+
 def _write(actor: Actor, fresh: list[PlannedHousehold], county_code: str, say: Progress) -> None:
     now = clock.utcnow()
     today = clock.local_today()
     members = [m for h in fresh for m in h.members]
-    total = len(members)
     place = {id(m): h for h in fresh for m in h.members}
-    # persons: new ones in one multi-row INSERT per chunk; known ones take the import's facts as current
+    db.session.flush()
+    # persons: the new ones inserted; the known ones take the import's facts as their current values
     new = [m for m in members if m.person_id is None]
     known = [m for m in members if m.person_id is not None]
-    for chunk in _chunks(new):
-        values = []
-        for m in chunk:
-            h = place[id(m)]
-            number = m.id_number
-            values.append(
-                {
-                    "id_number_enc": pii.encrypt_id(number),
-                    "id_number_bidx": m.bidx,
-                    "id_number_l4": pii.last4_index(number),
-                    "name": m.name,
-                    "gender": "M" if int(number[16]) % 2 else "F",
-                    "birth_date": idnumber.birth_date(number),
-                    "residence_township_code": h.township_code,
-                    "residence_village_code": h.village_code,
-                    "county_code": county_code,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        returned = db.session.execute(insert(Person).returning(Person.id, Person.id_number_bidx), values)
-        ids = dict((bidx, pid) for pid, bidx in returned)
-        for m in chunk:
-            m.person_id = ids[m.bidx]
-        say("write", len(chunk), total)
+    total = len(new) + len(fresh)  # progress: persons encrypted, then households written
+    values = []
+    for done, m in enumerate(new, start=1):
+        h = place[id(m)]
+        number = m.id_number
+        values.append(
+            {
+                "id_number_enc": pii.encrypt_id(number),
+                "id_number_bidx": m.bidx,
+                "id_number_l4": pii.last4_index(number),
+                "name": m.name,
+                "gender": "M" if int(number[16]) % 2 else "F",
+                "birth_date": idnumber.birth_date(number),
+                "residence_township_code": h.township_code,
+                "residence_village_code": h.village_code,
+                "county_code": county_code,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if done % CHUNK == 0:
+            say("write", CHUNK, total)
+    ids = _insert(Person, values, key="id_number_bidx")
+    for m in new:
+        m.person_id = ids[m.bidx]
     for chunk in _chunks(known):
         db.session.execute(
             update(Person),
@@ -638,65 +677,63 @@ def _write(actor: Actor, fresh: list[PlannedHousehold], county_code: str, say: P
                 for m in chunk
             ],
         )
-        say("write", len(chunk), total)
-    facts = []
-    for h in fresh:
-        for m in h.members:
-            for name, value in zip(FACT_FIELDS, (m.name, h.township_code, h.village_code), strict=True):
-                if value:
-                    facts.append(
-                        {
-                            "person_id": m.person_id,
-                            "field": name,
-                            "value": value,
-                            "source_type": "import",
-                            "source_id": h.source_id,
-                            "recorded_at": now,
-                        }
-                    )
-    for chunk in _chunks(facts, CHUNK * 3):
-        db.session.execute(insert(PersonFact), list(chunk))
+    say("write", len(new) % CHUNK, total)
+    facts = [
+        {
+            "person_id": m.person_id,
+            "field": name,
+            "value": value,
+            "source_type": "import",
+            "source_id": h.source_id,
+            "recorded_at": now,
+        }
+        for h in fresh
+        for m in h.members
+        for name, value in zip(FACT_FIELDS, (m.name, h.township_code, h.village_code), strict=True)
+        if value
+    ]
+    _insert(PersonFact, facts)
     # households and memberships (joining ends a known person's other current membership)
-    for chunk in _chunks(fresh):
-        returned = db.session.execute(
-            insert(Household).returning(Household.id, Household.source_id),
-            [
-                {
-                    "head_person_id": h.head.person_id,
-                    "residence_township_code": h.township_code,
-                    "residence_village_code": h.village_code,
-                    "hukou_township_code": None,
-                    "county_code": county_code,
-                    "source_type": "import",
-                    "source_id": h.source_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for h in chunk
-            ],
-        )
-        ids = dict((sid, hid) for hid, sid in returned)
-        for h in chunk:
-            h.household_id = ids[h.source_id]
+    ids = _insert(
+        Household,
+        [
+            {
+                "head_person_id": h.head.person_id,
+                "residence_township_code": h.township_code,
+                "residence_village_code": h.village_code,
+                "hukou_township_code": None,
+                "county_code": county_code,
+                "source_type": "import",
+                "source_id": h.source_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for h in fresh
+        ],
+        key="source_id",
+    )
+    for h in fresh:
+        h.household_id = ids[h.source_id]
     for chunk in _chunks([m.person_id for m in known]):
         db.session.execute(
             update(HouseholdMembership.__table__)
             .where(HouseholdMembership.person_id.in_(chunk), HouseholdMembership.ended_on.is_(None))
             .values(ended_on=today)
         )
-    memberships = [
-        {
-            "household_id": h.household_id,
-            "person_id": m.person_id,
-            "relation": m.relation,
-            "started_on": today,
-            "ended_on": None,
-        }
-        for h in fresh
-        for m in h.members
-    ]
-    for chunk in _chunks(memberships, CHUNK * 3):
-        db.session.execute(insert(HouseholdMembership), list(chunk))
+    _insert(
+        HouseholdMembership,
+        [
+            {
+                "household_id": h.household_id,
+                "person_id": m.person_id,
+                "relation": m.relation,
+                "started_on": today,
+                "ended_on": None,
+            }
+            for h in fresh
+            for m in h.members
+        ],
+    )
     # enrollments: the same column values as enrollments.create(), then members and "created" events
     payments = [(h, p) for h in fresh for p in h.payments]
     references = _unique_references(len(payments))
@@ -719,35 +756,35 @@ def _write(actor: Actor, fresh: list[PlannedHousehold], county_code: str, say: P
         | {"created_at": now, "updated_at": now, "version": 1}
         for (h, p), ref in zip(payments, references, strict=True)
     ]
-    enrollment_ids: dict[str, int] = {}
-    for chunk in _chunks(rows):
-        returned = db.session.execute(insert(Enrollment).returning(Enrollment.id, Enrollment.decision_ref), list(chunk))
-        enrollment_ids.update((ref, eid) for eid, ref in returned)
-    covered = [
-        {"enrollment_id": enrollment_ids[p.decision_ref], "person_id": m.person_id, "relation": m.relation}
-        for _, p in payments
-        for m in p.members
-    ]
-    for chunk in _chunks(covered, CHUNK * 3):
-        db.session.execute(insert(EnrollmentMember), list(chunk))
+    enrollment_ids = _insert(Enrollment, rows, key="decision_ref")
+    _insert(
+        EnrollmentMember,
+        [
+            {"enrollment_id": enrollment_ids[p.decision_ref], "person_id": m.person_id, "relation": m.relation}
+            for _, p in payments
+            for m in p.members
+        ],
+    )
     kind = enrollments.created_kind("import")
-    events = [
-        {
-            "enrollment_id": enrollment_ids[values["decision_ref"]],
-            "kind": kind,
-            "actor_type": actor.kind,
-            "actor_id": actor.id,
-            "reason": "存量对象导入",
-            "diff": enrollments.created_diff(values),
-            "source_type": "import",
-            "source_id": None,
-            "effective_month": values["start_month"],
-            "created_at": now,
-        }
-        for values in rows
-    ]
-    for chunk in _chunks(events):
-        db.session.execute(insert(EnrollmentEvent), list(chunk))
+    _insert(
+        EnrollmentEvent,
+        [
+            {
+                "enrollment_id": enrollment_ids[values["decision_ref"]],
+                "kind": kind,
+                "actor_type": actor.kind,
+                "actor_id": actor.id,
+                "reason": "存量对象导入",
+                "diff": enrollments.created_diff(values),
+                "source_type": "import",
+                "source_id": None,
+                "effective_month": values["start_month"],
+                "created_at": now,
+            }
+            for values in rows
+        ],
+    )
+    say("write", len(fresh), total)
     db.session.flush()
 
 
