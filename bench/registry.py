@@ -307,8 +307,13 @@ def main() -> None:
         name, l4 = queries[0]
         for label, q in (("last four + surname", f"{name[:1]} {l4}"), ("name prefix", name[:2])):
             stmt = officer._enrollment_filters(actor, q=q).order_by(Enrollment.id.desc()).limit(20)
-            sql = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
-            plan = db.session.execute(text(f"EXPLAIN ANALYZE {sql}")).scalars().all()
+            compiled = stmt.compile(db.engine)  # bound parameters, as the app sends them
+            plan = (
+                db.session.connection()
+                .exec_driver_sql(f"EXPLAIN ANALYZE {compiled.string}", compiled.params)
+                .scalars()
+                .all()
+            )
             print(f"-- plan: {label} ({q})\n     " + "\n     ".join(plan))
         plan = (
             db.session.execute(text("EXPLAIN SELECT id FROM persons WHERE name LIKE :p"), {"p": f"{name[:2]}%"})
@@ -348,7 +353,9 @@ def main() -> None:
             result = runner.invoke(args=["registry", "import", str(path), "--county", IMPORT_COUNTY])
             elapsed = time.perf_counter() - t0
             assert result.exit_code == 0, result.output[-2000:]
-            summary = [line for line in result.output.splitlines() if "救助对象" in line or "人员" in line]
+            summary = [
+                line for line in result.output.splitlines() if "救助对象" in line or "人员" in line or "家庭" in line
+            ]
             print(f"  {attempt}: {elapsed:5.1f} s   {len(rows) / elapsed:8,.0f} rows/s   " + " · ".join(summary))
 
     try:
