@@ -594,11 +594,11 @@ def _copy_supported() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _insert(model: Any, rows: list[dict[str, Any]], key: str | None = None) -> dict[Any, int]:
+def _insert(model: Any, rows: list[dict[str, Any]], key: str | None = None, *, where: Any = None) -> dict[Any, int]:
     """Insert ``rows`` (dicts with the same keys) set-based; with ``key``, return {row[key]: new id}.
 
     PostgreSQL: ids drawn from the table's sequence in one query, then one COPY in the session's
-    transaction. Elsewhere (SQLite): multi-row INSERTs of ``CHUNK`` rows (RETURNING the ids)."""
+    transaction. Elsewhere (SQLite): an executemany INSERT per ``CHUNK`` rows, the ids read back by ``key``."""
     if not rows:
         return {}
     table = model.__table__
@@ -620,11 +620,17 @@ def _insert(model: Any, rows: list[dict[str, Any]], key: str | None = None) -> d
         return {row[key]: row["id"] for row in rows} if key is not None else {}
     found: dict[Any, int] = {}
     for chunk in _chunks(rows):
-        if key is None:
-            db.session.execute(insert(model), list(chunk))
-        else:
-            returned = db.session.execute(insert(model).returning(model.id, getattr(model, key)), list(chunk))
-            found.update((k, new_id) for new_id, k in returned)
+        db.session.execute(insert(table), list(chunk))  # executemany (RETURNING would go row by row here)
+        if key is not None:
+            column = getattr(model, key)  # unique: the new rows' ids read back by it
+            found.update(
+                (k, new_id)
+                for new_id, k in db.session.execute(
+                    select(model.id, column).where(
+                        column.in_([row[key] for row in chunk]), *([] if where is None else [where])
+                    )
+                )
+            )
     return found
 
 
@@ -711,6 +717,7 @@ def _write(actor: Actor, fresh: list[PlannedHousehold], county_code: str, say: P
             for h in fresh
         ],
         key="source_id",
+        where=Household.source_type == "import",
     )
     for h in fresh:
         h.household_id = ids[h.source_id]
