@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 
 from core.actor import SYSTEM
 from core.database import commit, db
@@ -68,6 +69,10 @@ def import_file(file: Path, county_code: str | None, dry_run: bool) -> None:
         if len(refused.errors) > importer.MAX_ERRORS_SHOWN:
             click.echo(f"……另有 {len(refused.errors) - importer.MAX_ERRORS_SHOWN} 处错误未列出", err=True)
         raise click.ClickException(str(refused)) from None
+    except IntegrityError:
+        bars.close()
+        db.session.rollback()  # e.g. an application approved the same person meanwhile: nothing written
+        raise click.ClickException("导入期间有其他操作写入了相同的人员或救助对象，未写入任何数据，请重新导入") from None
     bars.close()
     if dry_run:
         db.session.rollback()

@@ -350,3 +350,48 @@ def test_imported_recipients_are_found_by_name_prefix_last_four_or_both(app, tmp
         reference = db.session.scalar(select(Enrollment.reference).where(Enrollment.program == "tekun"))
         assert names(county, reference.lower()) == ["赵德福"]
         db.session.remove()
+
+
+def test_two_imports_of_one_county_at_once_on_postgresql(app, tmp_path, monkeypatch):
+    """The second import waits for the first (advisory lock) and then finds its rows: one set of records."""
+    import threading
+    import time
+
+    from core.actor import SYSTEM
+    from core.database import commit
+    from core.registry import importer
+
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("concurrency is decided by PostgreSQL (run the suite with DATABASE_URL=postgresql…)")
+    rows = importer.parse_file(_xlsx(tmp_path / "list.xlsx", _rows()))
+    original = importer.plan
+
+    def slow(*args, **kwargs):
+        found = original(*args, **kwargs)
+        time.sleep(0.5)  # widen the window between the checks and the writes
+        return found
+
+    monkeypatch.setattr(importer, "plan", slow)
+    barrier = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def run(i: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results[i] = importer.import_rows(SYSTEM, rows, "360124", max_amount=Decimal("5000"))
+                commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(isinstance(r, importer.ImportResult) for r in results), results
+    assert sorted(r.enrollments_new for r in results) == [0, 2]
+    counts = _counts(app)
+    assert counts["persons"] == 4 and counts["enrollments"] == 2 and counts["registry_households"] == 2
