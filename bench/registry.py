@@ -225,6 +225,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--import-members", type=int, default=100_000)
     parser.add_argument("--reuse", action="store_true", help="keep the data of an earlier run")
+    parser.add_argument("--id-prefix", default=IMPORT_COUNTY, help="ID-number prefix of the imported members")
+    parser.add_argument("--skip-search", action="store_true")
     args = parser.parse_args()
     url = _url()
     os.environ.update(env())
@@ -287,41 +289,44 @@ def main() -> None:
         conn.rollback()
         return (time.perf_counter() - t0) * 1000
 
-    print(f"\nsearch in county {MAIN_COUNTY} (a county officer), {args.queries} random queries each, sequential")
-    for q in (f"{n[:1]} {l4}" for n, l4 in queries[:10]):
-        through_service(q)  # warm-up
-    service = [through_service(f"{n[:1]} {l4}") for n, l4 in queries]
-    hand = [
-        by_hand(
-            baseline_sql, baseline_count, {"scope": f"{MAIN_COUNTY}%", "l4": pii.last4_index(l4), "name": f"{n[:1]}%"}
-        )
-        for n, l4 in queries
-    ]
-    print(f"  last four + surname, officer.list_enrollments  {_stats(service)}   (target p95 <= 100 ms)")
-    print(f"  last four + surname, by hand on psycopg        {_stats(hand)}")
-    service = [through_service(n[:2]) for n, _ in queries]
-    hand = [by_hand(name_sql, name_count, {"scope": f"{MAIN_COUNTY}%", "name": f"{n[:2]}%"}) for n, _ in queries]
-    print(f"  name prefix (2 characters), list_enrollments   {_stats(service)}")
-    print(f"  name prefix (2 characters), by hand            {_stats(hand)}")
-    with app.app_context():
-        name, l4 = queries[0]
-        for label, q in (("last four + surname", f"{name[:1]} {l4}"), ("name prefix", name[:2])):
-            stmt = officer._enrollment_filters(actor, q=q).order_by(Enrollment.id.desc()).limit(20)
-            compiled = stmt.compile(db.engine)  # bound parameters, as the app sends them
+    if not args.skip_search:
+        print(f"\nsearch in county {MAIN_COUNTY} (a county officer), {args.queries} random queries each, sequential")
+        for q in (f"{n[:1]} {l4}" for n, l4 in queries[:10]):
+            through_service(q)  # warm-up
+        service = [through_service(f"{n[:1]} {l4}") for n, l4 in queries]
+        hand = [
+            by_hand(
+                baseline_sql,
+                baseline_count,
+                {"scope": f"{MAIN_COUNTY}%", "l4": pii.last4_index(l4), "name": f"{n[:1]}%"},
+            )
+            for n, l4 in queries
+        ]
+        print(f"  last four + surname, officer.list_enrollments  {_stats(service)}   (target p95 <= 100 ms)")
+        print(f"  last four + surname, by hand on psycopg        {_stats(hand)}")
+        service = [through_service(n[:2]) for n, _ in queries]
+        hand = [by_hand(name_sql, name_count, {"scope": f"{MAIN_COUNTY}%", "name": f"{n[:2]}%"}) for n, _ in queries]
+        print(f"  name prefix (2 characters), list_enrollments   {_stats(service)}")
+        print(f"  name prefix (2 characters), by hand            {_stats(hand)}")
+        with app.app_context():
+            name, l4 = queries[0]
+            for label, q in (("last four + surname", f"{name[:1]} {l4}"), ("name prefix", name[:2])):
+                stmt = officer._enrollment_filters(actor, q=q).order_by(Enrollment.id.desc()).limit(20)
+                compiled = stmt.compile(db.engine)  # bound parameters, as the app sends them
+                plan = (
+                    db.session.connection()
+                    .exec_driver_sql(f"EXPLAIN ANALYZE {compiled.string}", compiled.params)
+                    .scalars()
+                    .all()
+                )
+                print(f"-- plan: {label} ({q})\n     " + "\n     ".join(plan))
             plan = (
-                db.session.connection()
-                .exec_driver_sql(f"EXPLAIN ANALYZE {compiled.string}", compiled.params)
+                db.session.execute(text("EXPLAIN SELECT id FROM persons WHERE name LIKE :p"), {"p": f"{name[:2]}%"})
                 .scalars()
                 .all()
             )
-            print(f"-- plan: {label} ({q})\n     " + "\n     ".join(plan))
-        plan = (
-            db.session.execute(text("EXPLAIN SELECT id FROM persons WHERE name LIKE :p"), {"p": f"{name[:2]}%"})
-            .scalars()
-            .all()
-        )
-        print("-- plan: persons by name prefix\n     " + "\n     ".join(plan))
-        db.session.remove()
+            print("-- plan: persons by name prefix\n     " + "\n     ".join(plan))
+            db.session.remove()
     conn.close()
 
     # import of generated members through the CLI
@@ -329,7 +334,7 @@ def main() -> None:
     rows: list[list[str]] = []
     households = 0
     for row in synthetic.household_rows(
-        places, args.import_members, prefix6=IMPORT_COUNTY, today=date(2026, 12, 1), seed=99
+        places, args.import_members, prefix6=args.id_prefix, today=date(2026, 12, 1), seed=99
     ):
         if row[3] == "本人":
             if len(rows) >= args.import_members:

@@ -219,7 +219,7 @@ def _rows_from_table(table: Iterable[Sequence[Any]]) -> list[SourceRow]:
     index = {HEADERS[n]: i for i, n in enumerate(names) if n in HEADERS}
     rows: list[SourceRow] = []
     for line, raw in enumerate(it, start=2):
-        cells = [_cell(v) for v in raw]
+        cells = [v.strip() if type(v) is str else _cell(v) for v in raw]  # CSV cells are str already
         if not any(cells):
             continue
         values = {key: (cells[i] if i < len(cells) else "") for key, i in index.items()}
