@@ -499,7 +499,7 @@ def _check_database(
             )
         )
     fresh = [h for h in households if h.source_id not in imported]
-    own_refs = {p.decision_ref for h in households for p in h.payments}
+    own_refs = {p.decision_ref for h in fresh for p in h.payments}  # an imported household's are "another"
     known = [m for h in fresh for m in h.members if m.person_id is not None]
     member_of = {m.person_id: m for m in known}
     household_of = {id(m): h for h in fresh for m in h.members}

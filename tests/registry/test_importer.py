@@ -395,3 +395,15 @@ def test_two_imports_of_one_county_at_once_on_postgresql(app, tmp_path, monkeypa
     assert sorted(r.enrollments_new for r in results) == [0, 2]
     counts = _counts(app)
     assert counts["persons"] == 4 and counts["enrollments"] == 2 and counts["registry_households"] == 2
+
+
+def test_a_member_of_an_imported_household_cannot_join_a_new_one_by_a_second_file(app, tmp_path):
+    assert _run(app, "import", str(_xlsx(tmp_path / "one.xlsx", _rows())), "--county", "360124").exit_code == 0
+    before = _counts(app)
+    rows = _rows()
+    moved = rows.pop(1)  # the spouse leaves household A1 in the second file …
+    rows.append(["C3", "陈美兰", moved[2], "本人", "低保", "800.00", "2025-01", "民和镇", "", "", ""])  # … heading C3
+    result = _run(app, "import", str(_xlsx(tmp_path / "two.xlsx", rows)), "--county", "360124")
+    assert result.exit_code == 1
+    assert "第5行「身份证号」：此人已在另一户在保的低保中" in result.output
+    assert _counts(app) == before
