@@ -91,6 +91,9 @@ def new_reference() -> str:
     return f"BZ{clock.local_today():%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
+_reference = new_reference  # the earlier private name (callers on other branches)
+
+
 SNAPSHOT_FIELDS = ("status", "monthly_amount", "end_month", "next_review_date", "township_code", "member_count")
 
 
