@@ -15,14 +15,6 @@ def register_commands(app: Flask) -> None:
     from commands.reports import reports_cli
     from commands.users import users_cli
 
-    for group in (
-        regions_cli,
-        users_cli,
-        demo_cli,
-        programs_cli,
-        reports_cli,
-        identity_cli,
-        authorizations_cli,
-        registry_cli,
-    ):
+    for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli, identity_cli, authorizations_cli):
         app.cli.add_command(group)
+    app.cli.add_command(registry_cli)
