@@ -139,6 +139,8 @@ class BaseConfig:
     REPORT_IP_LIMIT = "60 per hour"
     # --- registry: payment rolls (发放名册) ---------------------------------------------------
     ROLL_DRAFT_DAY = 20  # day of the month (1-28) on which the beat drafts next month's rolls
+    # --- registry import (flask registry import) --------------------------------------------
+    REGISTRY_IMPORT_MAX_AMOUNT = 5000  # 元 per month; a row above it is refused (a typo, or not a 低保/特困 amount)
     # --- demo ----------------------------------------------------------------------------
     LOAD_DEMO_DATA = False
     LOG_LEVEL = "INFO"

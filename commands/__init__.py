@@ -11,8 +11,10 @@ def register_commands(app: Flask) -> None:
     from commands.identity import authorizations_cli, identity_cli
     from commands.programs import programs_cli
     from commands.regions import regions_cli
+    from commands.registry import registry_cli
     from commands.reports import reports_cli
     from commands.users import users_cli
 
     for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli, identity_cli, authorizations_cli):
         app.cli.add_command(group)
+    app.cli.add_command(registry_cli)

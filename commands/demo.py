@@ -38,7 +38,10 @@ def load(regions_dir: Path) -> None:
             click.echo(f"  [{now:5.1f} s] {text}")
             last[0], last[1] = now, step
 
-    click.echo("loading demo data (first run: regions, officers, a citizen, an application, a report) ...")
+    click.echo(
+        "loading demo data (first run: regions, officers, a citizen, an application, a report, "
+        "a register of 3,000 households) ..."
+    )
     for line in demo.load(regions_dir if regions_dir.exists() else None, progress) or ["demo data already present"]:
         click.echo(line)
     commit()

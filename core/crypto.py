@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 _fernet: Fernet | None = None
 _hmac_key: bytes = b""
+_index_keys: dict[str, bytes] = {}  # purpose → derived blind-index key (cleared by configure)
 
 
 def configure(data_key: str | None, secret_key: str) -> None:
@@ -22,6 +23,7 @@ def configure(data_key: str | None, secret_key: str) -> None:
         key = base64.urlsafe_b64encode(hashlib.sha256(b"relieflink-data:" + secret_key.encode()).digest())
     _fernet = Fernet(key)
     _hmac_key = hashlib.sha256(b"relieflink-hmac:" + key).digest()
+    _index_keys.clear()
 
 
 def encrypt(plaintext: str) -> str:
@@ -66,5 +68,7 @@ def seal(value: str) -> str:
 
 def keyed_digest(purpose: str, value: str) -> str:
     """A deterministic keyed HMAC for blind indexes (one key per purpose, derived from the server key)."""
-    key = hmac.new(_hmac_key, b"index:" + purpose.encode(), hashlib.sha256).digest()
+    key = _index_keys.get(purpose)
+    if key is None:  # derived once per purpose (bulk imports compute hundreds of thousands of indexes)
+        key = _index_keys[purpose] = hmac.new(_hmac_key, b"index:" + purpose.encode(), hashlib.sha256).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

@@ -241,3 +241,14 @@ def install_session_events() -> None:
                 session.info.setdefault("rolled_back_callbacks", []).extend(undo)
 
     install_session_events._done = True  # type: ignore[attr-defined]
+
+
+def include_for(dialect: str) -> Any:
+    """An Alembic ``include_object`` hook: leave out schema items created only on another dialect
+    (``Index(...).ddl_if(dialect="postgresql")``), so SQLite and PostgreSQL both compare clean."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None) or getattr(compare_to, "_ddl_if", None)
+        return ddl_if is None or ddl_if.dialect in (None, dialect)
+
+    return include

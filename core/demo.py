@@ -26,6 +26,7 @@ from core.identity.providers import ConsoleIdentityService
 from core.idnumber import make_id_number
 from core.regions import services as regions
 from core.regions.models import Region
+from core.registry import importer, synthetic
 from core.reports import services as reports
 from core.reports.models import Report
 
@@ -37,6 +38,9 @@ DEMO_OFFICERS = (
     ("lidu", "李渡镇经办员", "township_officer", "360124101"),
     ("jinxian", "进贤县民政局审核员", "county_officer", "360124"),
 )
+DEMO_COUNTY = "360124"
+DEMO_REGISTER_HOUSEHOLDS = 3000
+DEMO_REGISTER_SEED = 2026
 DEMO_CITIZEN_PHONE = "13800000001"
 DEMO_REPORTER_PHONE = "13800000002"
 
@@ -122,6 +126,13 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
         say("a submitted 低保 application with its materials")
         _demo_application(citizen)
         done.append("demo application submitted (低保, 民和镇)")
+    say(f"register: {DEMO_REGISTER_HOUSEHOLDS:,} synthetic recipient households")
+    result = load_register()
+    if result.enrollments_new:
+        done.append(
+            f"demo register loaded: {result.households_new:,} households, {result.persons_new:,} persons, "
+            f"{result.enrollments_new:,} enrollments (低保 and 特困, {result.total_monthly_amount:,.2f} 元/月)"
+        )
     if db.session.scalar(select(Report.id).limit(1)) is None:
         say("a report from the grid worker")
         reports.create_report(
@@ -139,6 +150,40 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
         )
         done.append("demo report filed by the grid worker")
     return done
+
+
+def register_places(county_code: str = DEMO_COUNTY) -> list[synthetic.Place]:
+    """The county's real townships and villages (a township without villages in the data: the township)."""
+    rows = db.session.execute(
+        select(Region.code, Region.name, Region.level, Region.parent_code)
+        .where(Region.code.startswith(county_code), Region.level.in_(("township", "village")))
+        .order_by(Region.code)
+    ).all()
+    with_villages = {r.parent_code for r in rows if r.level == "village"}
+    places = [
+        synthetic.Place(r.parent_code, r.code, urban=r.name.endswith("社区居委会"))
+        for r in rows
+        if r.level == "village"
+    ]
+    places += [
+        synthetic.Place(r.code, None, urban=r.name.endswith(("街道", "管理委员会")))
+        for r in rows
+        if r.level == "township" and r.code not in with_villages
+    ]
+    return places
+
+
+def load_register(households: int = DEMO_REGISTER_HOUSEHOLDS) -> importer.ImportResult:
+    """The synthetic register of the demo county, through the import's set-based path (re-running adds
+    nothing: the same seed gives the same heads, and the import finds their enrollments)."""
+    today = date(2026, 12, 1)  # fixed, so that the households (ages, start months) are the same every run
+    rows = synthetic.household_rows(
+        register_places(), households, prefix6=DEMO_COUNTY, today=today, seed=DEMO_REGISTER_SEED
+    )
+    source = [
+        importer.SourceRow(line, dict(zip(importer.HEADER_OF, row, strict=True))) for line, row in enumerate(rows, 2)
+    ]
+    return importer.import_rows(SYSTEM, source, DEMO_COUNTY, max_amount=importer.DEMO_MAX_AMOUNT, source_name="demo")
 
 
 def _demo_application(citizen: User) -> None:

@@ -102,6 +102,9 @@ def run_migrations_online():
             connection.exec_driver_sql("SET statement_timeout = 0")
             connection.exec_driver_sql("SET idle_in_transaction_session_timeout = 0")
             connection.commit()  # session settings stay; the migrations run in their own transaction
+        from core.database import include_for  # PostgreSQL-only indexes are not missing on SQLite
+
+        conf_args.setdefault("include_object", include_for(connection.dialect.name))
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

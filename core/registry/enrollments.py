@@ -86,18 +86,85 @@ def parse_amount(value: Any, field: str = "amount", *, label: str = "金额") ->
     return amount.quantize(Decimal("0.01"))
 
 
-def _reference() -> str:
+def new_reference() -> str:
+    """An enrollment's reference, e.g. ``BZ20261203A1B2C3D4`` (unique; a bulk caller re-draws duplicates)."""
     return f"BZ{clock.local_today():%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
+_reference = new_reference  # the earlier private name (callers on other branches)
+
+
+SNAPSHOT_FIELDS = ("status", "monthly_amount", "end_month", "next_review_date", "township_code", "member_count")
+
+
 def snapshot(enrollment: Enrollment) -> dict[str, Any]:
+    return snapshot_of({field: getattr(enrollment, field) for field in SNAPSHOT_FIELDS})
+
+
+def snapshot_of(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields an event's diff shows, from an enrollment's column values."""
+    review = values.get("next_review_date")
     return {
-        "status": enrollment.status,
-        "monthly_amount": f"{Decimal(enrollment.monthly_amount):.2f}",
-        "end_month": enrollment.end_month,
-        "next_review_date": enrollment.next_review_date.isoformat() if enrollment.next_review_date else None,
-        "township_code": enrollment.township_code,
-        "member_count": enrollment.member_count,
+        "status": values["status"],
+        "monthly_amount": f"{Decimal(values['monthly_amount']):.2f}",
+        "end_month": values.get("end_month"),
+        "next_review_date": review.isoformat() if review else None,
+        "township_code": values["township_code"],
+        "member_count": values["member_count"],
+    }
+
+
+def created_diff(values: dict[str, Any]) -> dict[str, list[Any]]:
+    """The diff of a "created" (or "transferred_in") event: every snapshot field from nothing."""
+    return {k: [None, v] for k, v in snapshot_of(values).items()}
+
+
+def new_values(
+    *,
+    decision_ref: str,
+    program: str,
+    household_id: int | None,
+    person_id: int | None,
+    member_count: int,
+    amount: Decimal,
+    start_month: str,
+    township_code: str,
+    village_code: str | None,
+    payee_name: str,
+    application_id: int | None = None,
+    transferred_from_id: int | None = None,
+    decision_reference: str | None = None,
+    bank_name: str | None = None,
+    bank_account: str | None = None,
+    next_review: date | None = None,
+    reference: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new enrollment (one place for ``create`` and the set-based import)."""
+    if amount < 0:
+        raise ValidationFailed(errors={"amount": ["金额不能为负数"]})
+    return {
+        "reference": reference or new_reference(),
+        "decision_ref": decision_ref,
+        "program": program,
+        "household_id": household_id,
+        "person_id": person_id,
+        "application_id": application_id,
+        "transferred_from_id": transferred_from_id,
+        "status": "active",
+        "status_reason": None,
+        "monthly_amount": amount,
+        "member_count": max(1, member_count),
+        "start_month": start_month,
+        "end_month": None,
+        "decision_reference": decision_reference,
+        "next_review_date": next_review or month_start(add_months(start_month, REVIEW_INTERVAL_MONTHS.get(program, 6))),
+        "township_code": township_code,
+        "village_code": village_code,
+        "county_code": township_code[:6],
+        "payee_name": payee_name,
+        "bank_name": bank_name,
+        "bank_account_enc": crypto.encrypt(bank_account) if bank_account else None,
+        "bank_account_last4": bank_account[-4:] if bank_account else None,
     }
 
 
@@ -136,29 +203,25 @@ def create(
     existing = by_decision(decision_ref)
     if existing is not None:
         return existing
-    if amount < 0:
-        raise ValidationFailed(errors={"amount": ["金额不能为负数"]})
     enrollment = Enrollment(
-        reference=_reference(),
-        decision_ref=decision_ref,
-        program=program,
-        household_id=household_id,
-        person_id=person_id,
-        application_id=application_id,
-        transferred_from_id=transferred_from_id,
-        status="active",
-        monthly_amount=amount,
-        member_count=max(1, len(member_ids)),
-        start_month=start_month,
-        decision_reference=decision_reference,
-        next_review_date=next_review or month_start(add_months(start_month, REVIEW_INTERVAL_MONTHS.get(program, 6))),
-        township_code=township_code,
-        village_code=village_code,
-        county_code=township_code[:6],
-        payee_name=payee_name,
-        bank_name=bank_name,
-        bank_account_enc=crypto.encrypt(bank_account) if bank_account else None,
-        bank_account_last4=bank_account[-4:] if bank_account else None,
+        **new_values(
+            decision_ref=decision_ref,
+            program=program,
+            household_id=household_id,
+            person_id=person_id,
+            member_count=len(member_ids),
+            amount=amount,
+            start_month=start_month,
+            township_code=township_code,
+            village_code=village_code,
+            payee_name=payee_name,
+            application_id=application_id,
+            transferred_from_id=transferred_from_id,
+            decision_reference=decision_reference,
+            bank_name=bank_name,
+            bank_account=bank_account,
+            next_review=next_review,
+        )
     )
     try:
         with db.session.begin_nested():
@@ -175,9 +238,9 @@ def create(
     event = _event(
         enrollment,
         actor,
-        "created" if source_type != "transfer" else "transferred_in",
+        created_kind(source_type),
         reason=None,
-        diff={k: [None, v] for k, v in snapshot(enrollment).items()},
+        diff=created_diff({field: getattr(enrollment, field) for field in SNAPSHOT_FIELDS}),
         source_type=source_type,
         source_id=source_id,
         month=start_month,
@@ -274,6 +337,11 @@ def change(
     if notify:
         _notify(enrollment, event, previous_amount=Decimal(before["monthly_amount"]))
     return event
+
+
+def created_kind(source_type: str | None) -> str:
+    """The first event of an enrollment: "transferred_in" when a transfer made it, else "created"."""
+    return "transferred_in" if source_type == "transfer" else "created"
 
 
 def _event(

@@ -93,7 +93,13 @@ class Person(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
 
-    __table_args__ = (Index("ix_persons_l4_name", "id_number_l4", "name"),)
+    __table_args__ = (
+        Index("ix_persons_l4_name", "id_number_l4", "name"),
+        # name-prefix search (LIKE '王%') in any collation: PostgreSQL only (migration e5f6a7b8c9d0)
+        Index("ix_persons_name_pattern", "name", postgresql_ops={"name": "varchar_pattern_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
 
 class PersonFact(db.Model):

@@ -4,6 +4,7 @@ core.access on every query; a record outside the scope is a 404."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,16 +74,38 @@ def _enrollment_filters(
     return stmt
 
 
+REFERENCE_RE = re.compile(r"BZ\d{8}[0-9A-F]{8}")
+NAME_AND_LAST4_RE = re.compile(r"(\D+?)\s*(\d{3}[\dX])")
+
+
+def _is_last4(value: str) -> bool:
+    return len(value) == 4 and value[:3].isdigit() and (value[3].isdigit() or value[3] == "X")
+
+
 def _payee_match(q: str) -> Any:
-    """Reference, the payee's full ID number, the last four of it, or a name prefix."""
+    """Reference, the payee's full ID number, the last four of it, a name prefix, or both ("王大明 1234").
+
+    Names are matched on ``persons.name`` by a prefix LIKE: on PostgreSQL the planner sees the value and
+    serves it from ``ix_persons_name_pattern`` (varchar_pattern_ops); name + last four from
+    ``ix_persons_l4_name``. The enrollments are then found by ``enrollments.person_id``."""
     number = pii.normalise(q)
+    if REFERENCE_RE.fullmatch(number):  # 18 characters too: before the ID number
+        return Enrollment.reference == number
     if len(number) == 18:
         ids = select(Person.id).where(Person.id_number == number)
         return Enrollment.person_id.in_(ids)
-    if len(number) == 4 and (number[:3].isdigit() and (number[3].isdigit() or number[3] == "X")):
+    if _is_last4(number):
         ids = select(Person.id).where(pii.last4_matches(Person.id_number_l4, number))
         return Enrollment.person_id.in_(ids)
-    return or_(Enrollment.reference == q, Enrollment.payee_name.startswith(q, autoescape=True))
+    both = NAME_AND_LAST4_RE.fullmatch(number)
+    if both:
+        ids = select(Person.id).where(
+            pii.last4_matches(Person.id_number_l4, both.group(2)),
+            Person.name.startswith(both.group(1).strip(), autoescape=True),
+        )
+        return Enrollment.person_id.in_(ids)
+    ids = select(Person.id).where(Person.name.startswith(q, autoescape=True))
+    return Enrollment.person_id.in_(ids)
 
 
 def list_enrollments(actor: Actor, *, page: int = 1, page_size: int = 20, **filters: Any) -> Page:

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from core.database import db
+from core.database import db, include_for
 from tests.conftest import (
     ROOT,
     drop_postgres_database,
@@ -39,7 +39,8 @@ def migrate_database(url: str, command: str, *args: str) -> subprocess.Completed
 
 def test_models_match_migrations(app):
     with app.app_context(), db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_for(conn.dialect.name)})
+        diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations differ; write a migration: {diff}"
 
 
