@@ -52,6 +52,8 @@ class BaseConfig:
     CELERY_TASK_TIME_LIMIT = 300
     CELERY_TASK_SOFT_TIME_LIMIT = 240
     TASK_RELAY_AFTER_SECONDS = 30  # a task row still pending after this is published by the beat relay
+    # a message claimed (sending) this long ago by a worker that never answered is settled by asking the provider
+    NOTIFY_RECONCILE_AFTER_SECONDS = 300
     REDIS_SOCKET_TIMEOUT_SECONDS = 3.0  # broker connect/read timeout: an outage fails fast, never hangs
     # --- API -----------------------------------------------------------------------------
     API_DOCS_ENABLED = True

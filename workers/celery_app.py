@@ -100,7 +100,7 @@ def init_celery(app: Flask) -> Celery:
             },
             "reconcile-sending-messages": {
                 "task": "notify.reconcile_sending",
-                "schedule": 120.0,
+                "schedule": max(5.0, app.config["NOTIFY_RECONCILE_AFTER_SECONDS"] / 2),
                 "options": {"queue": "notify"},
             },
             "relay-pending-tasks": {

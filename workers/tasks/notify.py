@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from flask import current_app
 
 from core.database import commit
 from core.notifications import services as outbox
@@ -23,6 +24,6 @@ def deliver(self, message_id: int) -> str:  # noqa: ANN001
 @shared_task(name="notify.reconcile_sending", acks_late=True, **RETRY)
 def reconcile_sending() -> dict:
     """Settle messages a crashed worker left ``sending`` (ask the provider, or mark unknown; never resend blindly)."""
-    counts = outbox.reconcile_sending()
+    counts = outbox.reconcile_sending(older_than_seconds=current_app.config["NOTIFY_RECONCILE_AFTER_SECONDS"])
     commit()
     return counts
