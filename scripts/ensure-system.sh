@@ -5,6 +5,8 @@
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
 #   nodejs, npm: the generated TypeScript client of the OpenAPI contract is compiled (contract/, openapi-typescript)
 #   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/browser/test_h5.py)
+#   nginx-light, redis-server: the production topology of the fault suite (tests/faults: nginx in front of
+#     gunicorn, a private Redis the tests stop and start)
 set -euo pipefail
 need=()
 command -v node >/dev/null || need+=(nodejs)
@@ -12,6 +14,8 @@ command -v npm >/dev/null || need+=(npm)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || need+=(nginx-light)
+command -v redis-server >/dev/null || need+=(redis-server)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -24,3 +28,7 @@ echo "ensure-system: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+# the Debian package starts a system nginx on port 80; the fault suite runs its own on a free port
+if printf '%s\n' "${need[@]}" | grep -q '^nginx'; then
+  (service nginx stop || true) >/dev/null 2>&1
+fi
