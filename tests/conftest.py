@@ -108,7 +108,7 @@ from core import clock  # noqa: E402
 from core.database import db  # noqa: E402
 from core.regions import services as region_services  # noqa: E402
 from web.limiter import limiter  # noqa: E402
-from wsgi import create_app  # noqa: E402
+from wsgi import activate, create_app  # noqa: E402
 
 KEEP_TABLES = {"regions", "alembic_version"}
 
@@ -164,6 +164,9 @@ def _clean(app) -> Iterator[None]:
     yield
     clock.set_offset(__import__("datetime").timedelta(0))
     limiter.reset()
+    # a test that built a second app (another database, a broker that is down) made its Celery and dispatcher
+    # current: switch back, or the next test's in-process tasks would run against that app's database
+    activate(app)
     _empty_tables(app)
 
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -240,3 +241,56 @@ http {{
         verified = requests.post(self.url("/api/v1/auth/sms/verify"), json={"phone": phone, "code": code}, timeout=10)
         assert verified.status_code == 200, verified.text
         return {"Authorization": f"Bearer {verified.json()['access_token']}"}
+
+
+class PrivatePostgres:
+    """A PostgreSQL instance of the fault suite's own (initdb in a temporary directory, a free loopback port,
+    run as the `postgres` system user): the tests restart it; the machine's shared server is never touched."""
+
+    def __init__(self) -> None:
+        bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bindir or not shutil.which("runuser"):
+            unavailable("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) or runuser are missing")
+        self.bin = bindir[-1]
+        self.port = free_port()
+        # under /tmp itself: the postgres user cannot reach into pytest's root-only temporary directories
+        self.root = Path(tempfile.mkdtemp(prefix="rl-faults-pg-"))
+        self.data = self.root / "data"
+        self.data.mkdir()
+        self.log = self.root / "postgres.log"
+        self.log.touch()
+        for path in (self.root, self.data, self.log):
+            shutil.chown(path, "postgres", "postgres")
+        self._as_postgres(self.bin / "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                          "--locale=C.UTF-8")  # fmt: skip
+        self.start()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/relieflink"
+        self._as_postgres(
+            self.bin / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "relieflink"
+        )
+
+    def _as_postgres(self, *argv) -> None:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", *map(str, argv)], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def _ctl(self, *args: str) -> None:
+        self._as_postgres(
+            self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+            "-o", f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off", *args,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def restart(self) -> None:
+        self._ctl("restart", "-m", "fast")
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError):
+            self._ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
