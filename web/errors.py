@@ -10,7 +10,7 @@ import traceback
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -175,7 +175,10 @@ def is_outage(err: BaseException) -> bool:
         sqlstate = getattr(err.orig, "sqlstate", None)
         if sqlstate:
             return sqlstate.startswith(_OUTAGE_SQLSTATES)
-        return any(text in str(err.orig).lower() for text in _SQLITE_OUTAGES)
+        if type(err.orig).__module__.startswith("sqlite3"):
+            return any(text in str(err.orig).lower() for text in _SQLITE_OUTAGES)
+        # a driver error without a server code: the connection broke (server restarted, refused, reset)
+        return isinstance(err, OperationalError | InterfaceError)
     module = type(err).__module__
     # kombu's OperationalError (broker unreachable), redis-py's ConnectionError / TimeoutError
     return module.startswith(("kombu", "redis")) and type(err).__name__ in (
@@ -209,7 +212,10 @@ def register_error_handlers(app: Flask) -> None:
         if err.keep_changes:
             commit()
         else:
-            rollback()
+            try:
+                rollback()
+            except DBAPIError:  # the connection is gone (an outage): nothing to undo, the pool replaces it
+                log.debug("rollback failed", exc_info=True)
         if not _is_api_request():
             return _portal_error_page(err.status, message=err.message)
         headers = {}

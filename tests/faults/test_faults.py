@@ -228,6 +228,6 @@ def test_postgres_restarted_mid_burst_503s_then_recovers_without_half_rows(topol
         "committed_without_rows": sum(1 for p in ok if p not in stored), "recovery_seconds": round(recovery, 1),
     }  # fmt: skip
     assert recovered
-    assert codes.get(503, 0) + codes.get(0, 0) > 0, codes  # the restart was felt
-    assert set(codes) <= {200, 503, 0}, codes  # never a 500
+    assert codes.get(503, 0) > 0, codes  # the restart was felt
+    assert set(codes) <= {200, 503}, codes  # never a 500, never a dropped connection
     assert all(p in stored for p in ok)  # a 2xx always has its message row
