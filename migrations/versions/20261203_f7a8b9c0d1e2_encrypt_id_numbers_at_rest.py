@@ -7,6 +7,9 @@ exact look-up, uniqueness) and ``<name>_l4`` (HMAC of its last four). Existing r
 batches with the application's own key (DATA_ENCRYPTION_KEY, or the one derived from SECRET_KEY; the
 migration runs inside the app, see migrations/env.py); the downgrade decrypts them back.
 
+idempotency_records.response_body (the stored response a retry replays; an application's carries its
+members' numbers) is encrypted as a whole (core.crypto.encrypt_bytes); the downgrade decrypts it.
+
 reference_portraits.id_number_hash is already a keyed HMAC (core.crypto.token_hash) and stays.
 
 Revision ID: f7a8b9c0d1e2
@@ -119,8 +122,18 @@ def _decrypt_rows(table_name: str, column: str) -> None:
         op.get_bind().execute(stmt, [{"row_id": i, "plain": pii.decrypt_id(token)} for i, token in batch])
 
 
+def _convert_response_bodies(convert) -> None:
+    table = sa.table("idempotency_records", sa.column("id", sa.Integer), sa.column("response_body", sa.LargeBinary))
+    stmt = table.update().where(table.c.id == sa.bindparam("row_id")).values(response_body=sa.bindparam("body"))
+    for batch in _rows(table, "response_body"):
+        rows = [{"row_id": i, "body": convert(bytes(body))} for i, body in batch if body]
+        if rows:
+            op.get_bind().execute(stmt, rows)
+
+
 def upgrade():
     _use_app_key()
+    _convert_response_bodies(crypto.encrypt_bytes)
     for table, column, nullable, (kind, name, _) in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column(f"{column}_enc", sa.String(length=pii.ENC_LENGTH), nullable=True))
@@ -148,6 +161,7 @@ def upgrade():
 
 def downgrade():
     _use_app_key()
+    _convert_response_bodies(crypto.decrypt_bytes)
     for table, column, nullable, (kind, name, old_columns) in reversed(COLUMNS):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column(column, sa.String(length=18), nullable=True))
