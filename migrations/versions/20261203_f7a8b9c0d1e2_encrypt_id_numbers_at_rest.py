@@ -131,8 +131,21 @@ def _convert_response_bodies(convert) -> None:
             op.get_bind().execute(stmt, rows)
 
 
+def _sqlite_foreign_keys(on: bool) -> None:
+    """SQLite rebuilds a table to drop a column (batch mode): rows of other tables that reference it
+    (users, applications) would refuse the DROP TABLE, so foreign keys are off while it runs and checked after."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    bind.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    if on:
+        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
+        assert not broken, f"foreign keys broken by the rebuild: {broken[:5]}"
+
+
 def upgrade():
     _use_app_key()
+    _sqlite_foreign_keys(False)
     _convert_response_bodies(crypto.encrypt_bytes)
     for table, column, nullable, (kind, name, _) in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -157,10 +170,12 @@ def upgrade():
             if table in COMPOSITE:
                 index_name, leading = COMPOSITE[table]
                 batch_op.create_index(index_name, [*leading, f"{column}_bidx"], unique=False)
+    _sqlite_foreign_keys(True)
 
 
 def downgrade():
     _use_app_key()
+    _sqlite_foreign_keys(False)
     _convert_response_bodies(crypto.decrypt_bytes)
     for table, column, nullable, (kind, name, old_columns) in reversed(COLUMNS):
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -182,3 +197,4 @@ def downgrade():
                 batch_op.create_unique_constraint(name, old_columns)
             else:
                 batch_op.create_index(name, old_columns, unique=False)
+    _sqlite_foreign_keys(True)
