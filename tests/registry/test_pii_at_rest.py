@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import date
@@ -10,12 +11,24 @@ from sqlalchemy import LargeBinary, func, select
 
 from core.accounts.models import User
 from core.applications.models import Application
+from core.audit.models import AuditEntry
 from core.authorizations.models import AuthorizationRequest
 from core.database import db
 from core.households.models import HouseholdMember
 from core.identity.models import Identity, IdentityVerification
+from core.notifications.models import OutboxMessage
+from core.registry.models import Person
 from core.reports.models import Report
-from tests.helpers import bound_citizen, draft_body, id_number, submitted_application
+from tests.helpers import (
+    bound_citizen,
+    csrf_token,
+    draft_body,
+    id_number,
+    make_officer,
+    png_bytes,
+    portal_login,
+    submitted_application,
+)
 
 APPLICANT = ("张建国", id_number(date(1962, 4, 18), 11))
 SPOUSE = ("李秀英", id_number(date(1965, 9, 2), 22))
@@ -75,6 +88,23 @@ def _flow(client, app) -> int:
         },
     )
     assert report.status_code == 201, report.get_json()
+
+    # the township officer opens the application, reveals the numbers (audited) and records the paper
+    # authorization of one member at the window
+    secret = make_officer(app, "pii_scan", "township_officer", "360124100")
+    officer = app.test_client()
+    assert portal_login(officer, "pii_scan", secret).status_code == 302
+    page = officer.get(f"/portal/applications/{app_id}").get_data(as_text=True)
+    assert SPOUSE[1] not in page and SPOUSE[1][:4] + "*" * 10 + SPOUSE[1][-4:] in page
+    revealed = officer.post(f"/portal/applications/{app_id}/reveal", data={"csrf_token": csrf_token(page)})
+    assert revealed.status_code == 200 and SPOUSE[1] in revealed.get_data(as_text=True)
+    son = next(r for r in requests if r["member_name"] == SON[0])
+    window = officer.post(
+        f"/portal/applications/{app_id}/authorizations/{son['id']}/window",
+        data={"csrf_token": csrf_token(page), "scan": (io.BytesIO(png_bytes()), "letter.png")},
+        content_type="multipart/form-data",
+    )
+    assert window.status_code == 302, window.get_data(as_text=True)
     return app_id
 
 
@@ -115,6 +145,10 @@ def test_no_readable_id_number_anywhere_after_a_typical_flow(client, app):
     app_id = _flow(client, app)
     with app.app_context():
         assert _readable_numbers() == []
+        # the flow did write what might have held a number: audit entries, outbox messages, registry persons
+        assert db.session.scalar(select(func.count(AuditEntry.id))) > 5
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) > 0
+        assert db.session.scalar(select(Person.name).where(Person.id_number == SPOUSE[1])) == SPOUSE[0]
         # and every look-up still finds its row through the keyed index
         assert db.session.scalar(select(User.real_name).where(User.id_number == APPLICANT[1])) == APPLICANT[0]
         assert db.session.scalar(select(Identity.real_name).where(Identity.id_number == APPLICANT[1])) == APPLICANT[0]
@@ -137,3 +171,15 @@ def test_no_readable_id_number_anywhere_after_a_typical_flow(client, app):
         )
         # lower-case x, spaces: the same index as the stored number
         assert db.session.scalar(select(func.count(User.id)).where(User.id_number == f" {APPLICANT[1].lower()} ")) == 1
+
+
+def test_a_draft_reads_back_as_saved(client, app):
+    """Storage only: a blank number in a draft stays blank (not null), a typed one comes back as typed."""
+    headers = bound_citizen(client, "13900070009", *APPLICANT)
+    body = draft_body(*APPLICANT, extra_members=[{"name": SON[0], "id_number": "", "relation": "child"}])
+    created = client.post("/api/v1/applications", headers=headers, json=body)
+    assert created.status_code == 201, created.get_json()
+    draft = client.get(f"/api/v1/applications/{created.get_json()['id']}", headers=headers).get_json()
+    assert [m["id_number"] for m in draft["members"]] == [APPLICANT[1], ""]
+    with app.app_context():
+        assert _readable_numbers() == []
