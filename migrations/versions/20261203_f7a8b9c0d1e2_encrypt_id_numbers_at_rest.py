@@ -133,11 +133,16 @@ def _convert_response_bodies(convert) -> None:
 
 def _sqlite_foreign_keys(on: bool) -> None:
     """SQLite rebuilds a table to drop a column (batch mode): rows of other tables that reference it
-    (users, applications) would refuse the DROP TABLE, so foreign keys are off while it runs and checked after."""
+    (users, applications) would refuse the DROP TABLE, so foreign keys are off while it runs and checked
+    after. The pragma is a no-op inside a transaction: it runs in an autocommit block (it must really come
+    back on: the app's pooled connection would otherwise lose ON DELETE CASCADE)."""
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
-    bind.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    with op.get_context().autocommit_block():
+        bind.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    state = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    assert state == (1 if on else 0), f"PRAGMA foreign_keys did not change (now {state})"
     if on:
         broken = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
         assert not broken, f"foreign keys broken by the rebuild: {broken[:5]}"
