@@ -86,7 +86,7 @@ def encrypted_id(enc: str, bidx: str, l4: str) -> hybrid_property:
         return decrypt_id(getattr(self, enc))
 
     def setter(self: Any, value: str | None) -> None:
-        if value is None or value == "":
+        if value is None:  # an empty string is kept as one (a draft's blank field reads back as it was saved)
             setattr(self, enc, None)
             setattr(self, bidx, None)
             setattr(self, l4, None)

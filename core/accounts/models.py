@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core import clock
+from core import clock, pii
 from core.database import UTCDateTime, db
 
 
@@ -20,7 +20,9 @@ class User(db.Model):
     wechat_unionid: Mapped[str | None] = mapped_column(String(64), index=True)
     alipay_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # Alipay log-in (core/accounts/alipay)
     real_name: Mapped[str | None] = mapped_column(String(50))
-    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    # The ID number is stored encrypted with keyed blind indexes (core.pii); ``id_number`` reads and writes it.
+    id_number_enc, id_number_bidx, id_number_l4 = pii.columns()
+    id_number = pii.encrypted_id("id_number_enc", "id_number_bidx", "id_number_l4")
     real_name_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # verified at
     # The verified person this log-in acts for (core.identity); real_name/id_number mirror it and are set
     # only by core.identity.services.link: an unverified account has neither.

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core import clock
+from core import clock, pii
 from core.database import UTCDateTime, db
 from core.households.models import Asset, HouseholdMember, Income
 
@@ -86,7 +86,10 @@ class Application(db.Model):
     created_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))  # started from a report
     # The applicant (for a proxy application: the principal the proxy acts for).
     applicant_name: Mapped[str | None] = mapped_column(String(50))
-    applicant_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    applicant_id_number_enc, applicant_id_number_bidx, applicant_id_number_l4 = pii.columns()  # core.pii
+    applicant_id_number = pii.encrypted_id(
+        "applicant_id_number_enc", "applicant_id_number_bidx", "applicant_id_number_l4"
+    )
     applicant_phone: Mapped[str | None] = mapped_column(String(20))
     applicant_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry
     is_proxy: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import clock
+from core import clock, pii
 from core.database import UTCDateTime, db
 from core.faces.models import ENGINE_REASONS
 from core.liveness.models import REASONS as LIVENESS_REASONS
@@ -34,7 +34,8 @@ class AuthorizationRequest(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     member_name: Mapped[str] = mapped_column(String(50))
-    member_id_number: Mapped[str] = mapped_column(String(18))
+    member_id_number_enc, member_id_number_bidx, member_id_number_l4 = pii.columns(nullable=False)  # core.pii
+    member_id_number = pii.encrypted_id("member_id_number_enc", "member_id_number_bidx", "member_id_number_l4")
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry
     letter_version: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), default="pending")
@@ -48,7 +49,7 @@ class AuthorizationRequest(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
-    __table_args__ = (Index("ix_authorization_requests_app_member", "application_id", "member_id_number"),)
+    __table_args__ = (Index("ix_authorization_requests_app_member", "application_id", "member_id_number_bidx"),)
 
 
 class AuthorizationToken(db.Model):

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
-from core import access, clock, workdays
+from core import access, clock, pii, workdays
 from core.accounts.models import Officer
 from core.actor import Actor
 from core.applications.models import Application
@@ -104,12 +104,16 @@ def _search(stmt: Select, q: str) -> Select:
         return stmt
     m = MASKED_ID_RE.match(q)
     if m:
-        ids = select(Application.id).where(
-            Application.applicant_id_number.like(f"{m.group(1)}%"),
-            Application.applicant_id_number.like(f"%{m.group(2)}"),
-        )
+        # ID numbers are encrypted (core.pii): the last four through their keyed index, the first four
+        # checked on the few candidates' decrypted numbers.
+        candidates = db.session.execute(
+            select(Application.id, Application.applicant_id_number_enc).where(
+                pii.last4_matches(Application.applicant_id_number_l4, m.group(2))
+            )
+        ).all()
+        ids = [i for i, enc in candidates if (pii.decrypt_id(enc) or "").startswith(m.group(1))]
     elif re.fullmatch(r"\d{4}|\d{3}X", q):
-        ids = select(Application.id).where(Application.applicant_id_number.like(f"%{q}"))
+        ids = select(Application.id).where(pii.last4_matches(Application.applicant_id_number_l4, q))
     elif re.fullmatch(r"\d{17}[\dX]", q):
         ids = select(Application.id).where(Application.applicant_id_number == q)
     else:

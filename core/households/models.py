@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Integer, Numeric, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core import pii
 from core.database import db
 
 
@@ -21,7 +22,8 @@ class HouseholdMember(db.Model):
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str | None] = mapped_column(String(50))
-    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    id_number_enc, id_number_bidx, id_number_l4 = pii.columns()  # core.pii: encrypted, keyed blind indexes
+    id_number = pii.encrypted_id("id_number_enc", "id_number_bidx", "id_number_l4")
     relation: Mapped[str | None] = mapped_column(String(20))
     health: Mapped[str | None] = mapped_column(String(20))
     disability_grade: Mapped[int | None] = mapped_column(SmallInteger)

@@ -2,7 +2,8 @@
 
 ``claim`` commits an in-progress marker in its own short transaction, so a concurrent request
 with the same key sees it (409). The marker becomes the stored response in the same
-transaction as the write it answers (``complete``), or is removed when that write fails.
+transaction as the write it answers (``complete``), or is removed when that write fails. The stored
+response body is encrypted (core.crypto): it may hold the personal data the response showed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from core import clock
+from core import clock, crypto
 from core.database import db, rollback
 from core.errors import Conflict, ValidationFailed
 from core.idempotency.models import IdempotencyRecord
@@ -68,7 +69,7 @@ def claim(
         if existing.state == "completed":
             return Replay(
                 existing.response_status or 200,
-                existing.response_body or b"",
+                crypto.decrypt_bytes(existing.response_body) if existing.response_body else b"",
                 existing.response_content_type,
                 existing.response_location,
             )
@@ -95,7 +96,8 @@ def complete(
     record = db.session.merge(record)
     record.state = "completed"
     record.response_status = status
-    record.response_body = body
+    # Encrypted at rest: a response may carry ID numbers (an application's members) or other personal data.
+    record.response_body = crypto.encrypt_bytes(body) if body else body
     record.response_content_type = content_type
     record.response_location = location
     record.completed_at = clock.utcnow()

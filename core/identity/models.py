@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String
+from sqlalchemy import JSON, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import clock
+from core import clock, pii
 from core.database import UTCDateTime, db
 from core.faces.models import ENGINE_REASONS
 from core.liveness.models import REASONS as LIVENESS_REASONS
@@ -55,7 +55,8 @@ class Identity(db.Model):
     __tablename__ = "identities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    id_number_enc, id_number_bidx, id_number_l4 = pii.columns(nullable=False, unique=True)  # core.pii
+    id_number = pii.encrypted_id("id_number_enc", "id_number_bidx", "id_number_l4")
     real_name: Mapped[str] = mapped_column(String(50))
     first_verified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
@@ -69,7 +70,8 @@ class IdentityVerification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     claimed_name: Mapped[str] = mapped_column(String(50))
-    claimed_id_number: Mapped[str] = mapped_column(String(18))
+    claimed_id_number_enc, claimed_id_number_bidx, claimed_id_number_l4 = pii.columns(nullable=False)  # core.pii
+    claimed_id_number = pii.encrypted_id("claimed_id_number_enc", "claimed_id_number_bidx", "claimed_id_number_l4")
     method: Mapped[str | None] = mapped_column(String(12))  # METHODS; None while only claimed
     status: Mapped[str] = mapped_column(String(12), default="pending")
     reason: Mapped[str | None] = mapped_column(String(30))
@@ -84,5 +86,3 @@ class IdentityVerification(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    __table_args__ = (Index("ix_identity_verifications_number", "claimed_id_number"),)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import clock
+from core import clock, pii
 from core.database import UTCDateTime, db
 
 
@@ -28,7 +28,8 @@ class Report(db.Model):
     coordinate_system: Mapped[str | None] = mapped_column(String(10))
     address: Mapped[str | None] = mapped_column(String(200))
     person_name: Mapped[str | None] = mapped_column(String(50))
-    person_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    person_id_number_enc, person_id_number_bidx, person_id_number_l4 = pii.columns()  # core.pii
+    person_id_number = pii.encrypted_id("person_id_number_enc", "person_id_number_bidx", "person_id_number_l4")
     person_phone: Mapped[str | None] = mapped_column(String(20))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)  # core.registry
     age_group: Mapped[str | None] = mapped_column(String(10))
