@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from core import crypto
+from core import clock, crypto
 from core.accounts import services as accounts
 from core.accounts.models import Officer, User
 from core.accounts.services import citizen_actor
@@ -26,7 +26,8 @@ from core.identity.providers import ConsoleIdentityService
 from core.idnumber import make_id_number
 from core.regions import services as regions
 from core.regions.models import Region
-from core.registry import importer, synthetic
+from core.registry import importer, rolls, synthetic
+from core.registry.models import PaymentRoll
 from core.reports import services as reports
 from core.reports.models import Report
 
@@ -37,6 +38,7 @@ DEMO_OFFICERS = (
     ("minhe", "民和镇经办员", "township_officer", "360124100"),
     ("lidu", "李渡镇经办员", "township_officer", "360124101"),
     ("jinxian", "进贤县民政局审核员", "county_officer", "360124"),
+    ("jinxian2", "进贤县民政局复核员", "county_officer", "360124"),  # the second officer who locks a roll
 )
 DEMO_COUNTY = "360124"
 DEMO_REGISTER_HOUSEHOLDS = 3000
@@ -133,6 +135,9 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
             f"demo register loaded: {result.households_new:,} households, {result.persons_new:,} persons, "
             f"{result.enrollments_new:,} enrollments (低保 and 特困, {result.total_monthly_amount:,.2f} 元/月)"
         )
+    if db.session.scalar(select(PaymentRoll.id).where(PaymentRoll.county_code == DEMO_COUNTY).limit(1)) is None:
+        say("payment rolls: this month's locked by two officers, next month's drafted")
+        done.append(_demo_rolls())
     if db.session.scalar(select(Report.id).limit(1)) is None:
         say("a report from the grid worker")
         reports.create_report(
@@ -150,6 +155,25 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
         )
         done.append("demo report filed by the grid worker")
     return done
+
+
+def _demo_rolls() -> str:
+    """This month's roll drafted and submitted by one county officer and locked by the other (双人复核);
+    next month's drafted as the beat job would, so the portal's 发放名册 shows both states."""
+    drafter, approver = (
+        accounts.officer_actor(db.session.scalar(select(Officer).where(Officer.username == name)))
+        for name in ("jinxian", "jinxian2")
+    )
+    this_month = f"{clock.local_today():%Y-%m}"
+    roll = rolls.draft_roll(DEMO_COUNTY, this_month, actor=drafter)
+    db.session.flush()
+    roll = rolls.submit(drafter, roll.id, version=roll.version)
+    roll = rolls.lock(approver, roll.id, version=roll.version)
+    upcoming = rolls.draft_roll(DEMO_COUNTY, rolls.next_month(), actor=SYSTEM)
+    return (
+        f"payment rolls: {roll.month} locked ({roll.payable_count:,} paid, {roll.total_amount:,.2f} 元), "
+        f"{upcoming.month} drafted"
+    )
 
 
 def register_places(county_code: str = DEMO_COUNTY) -> list[synthetic.Place]:
