@@ -106,11 +106,17 @@ def _check_keys(manifest: dict[str, Any], config: Any, report: RestoreReport) ->
     have = key_fingerprints(config)
     data_source = wanted.get("data_key_source")
     data_name = "DATA_ENCRYPTION_KEY" if data_source == "DATA_ENCRYPTION_KEY" else "SECRET_KEY"
-    if data_source != have["data_key_source"] or wanted.get(data_name) != have[data_name]:
+    if data_source != have["data_key_source"]:
+        raise BackupError(
+            f"refused: this backup's data key is {data_source} (fingerprint {wanted.get(data_name)}), the "
+            f"configuration's is {have['data_key_source']}; without the same key the ID numbers cannot be read "
+            "and the evidence seals do not verify. Set the key kept with the backup and run again."
+        )
+    if wanted.get(data_name) != have[data_name]:
         raise BackupError(
             f"refused: the configured {data_name} is not the one this backup was made with "
-            f"(fingerprint {wanted.get(data_name)}); without it the ID numbers cannot be read and the "
-            "evidence seals do not verify. Set the key kept with the backup and run again."
+            f"(fingerprint {wanted.get(data_name)}, configured {have[data_name]}); without it the ID numbers "
+            "cannot be read and the evidence seals do not verify. Set the key kept with the backup and run again."
         )
     for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
         if name != data_name and wanted.get(name) != have[name]:
