@@ -7,7 +7,8 @@ A backup is a directory:
 - ``storage.tar`` — every file under ``STORAGE_DIR`` (uploads, signatures, scans), archived *after* the
   database snapshot, so every file a row of the snapshot refers to is in it (files are written after commit);
 - ``manifest.json`` — when, which migration, which app version, the row count of every table in the snapshot,
-  the sha256 of every file, and fingerprints (hashes, never the keys) of the keys the data need.
+  the sha256 of every file, and fingerprints (hashes, never the keys) of the keys the data need; sealed
+  (an HMAC with the data key) and written last, so a directory without it is an unfinished backup.
 
 The keys are never in a backup: without the same ``DATA_ENCRYPTION_KEY`` (or ``SECRET_KEY`` when it is unset)
 the ID numbers cannot be read and the evidence seals do not verify. Keep them separately.
@@ -20,6 +21,7 @@ files and every application's evidence chain.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -38,7 +40,7 @@ from sqlalchemy import create_engine, func, inspect, select, table, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
-from core import clock
+from core import clock, crypto
 from core.authorizations import services as authorizations
 from core.database import db
 from core.db_roles import grant_app_role
@@ -254,14 +256,26 @@ def _archive_storage(storage: Path, out: Path, progress: Progress) -> tuple[int,
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
         for path in _storage_files(storage):
             try:
-                tar.add(path, arcname=str(path.relative_to(storage)), recursive=False)
+                info = tar.gettarinfo(path, arcname=str(path.relative_to(storage)))
+                with path.open("rb") as handle:
+                    tar.addfile(info, handle)
             except FileNotFoundError:  # removed while we walked (an orphan swept): not part of the snapshot
                 continue
             count += 1
-            size += path.stat().st_size if path.exists() else 0
+            size += info.size
             if count % PROGRESS_EVERY_FILES == 0:
                 progress(f"  storage: {count} files, {size / 1e6:.1f} MB")
     return count, size
+
+
+def _canonical(manifest: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in manifest.items() if k != "seal"}, sort_keys=True, ensure_ascii=False)
+
+
+def seal_manifest(manifest: dict[str, Any]) -> str:
+    """An HMAC of the manifest with the data key (as the evidence seals): an edited manifest — new sha256s
+    for altered files — does not verify, and only the holder of the key can make a valid one."""
+    return crypto.seal("backup-manifest:" + _canonical(manifest))
 
 
 @contextmanager
@@ -354,6 +368,7 @@ def create_backup(
         for name in (manifest["database"]["file"], STORAGE_TAR)
     }
     manifest["seconds"] = round(time.monotonic() - started, 2)
+    manifest["seal"] = seal_manifest(manifest)
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 
@@ -551,6 +566,8 @@ def restore_backup(
     if url.get_backend_name() != dialect:
         raise BackupError(f"refused: this is a {dialect} backup and the target database is {url.get_backend_name()}")
     _check_keys(manifest, config, report)
+    if not hmac.compare_digest(str(manifest.get("seal", "")), seal_manifest(manifest)):
+        raise BackupError("refused: manifest.json was altered (its seal does not verify with the data key)")
     check_files(backup_dir, manifest, progress)
     storage = Path(config["STORAGE_DIR"]).resolve()
     if not force:

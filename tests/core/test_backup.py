@@ -5,6 +5,7 @@ a damaged backup and a non-empty target are refused. PostgreSQL (pg_dump/pg_rest
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -189,6 +190,14 @@ def check_tampered(source: dict, tmp: Path, target_url: str, fresh_url: bool) ->
         assert not storage.exists() or not any(storage.iterdir())
         if fresh_url:
             assert counts(target_url) == {}  # nothing restored
+    # the altered file with a manifest edited to match: the manifest's seal (the data key) gives it away
+    copy = tmp / "tampered-manifest"
+    shutil.copytree(tmp / "tampered-storage.tar", copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["storage.tar"]["sha256"] = hashlib.sha256((copy / "storage.tar").read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    done = flask({"DATABASE_URL": target_url, "STORAGE_DIR": str(tmp / "storage-m")}, "backup", "restore", str(copy))
+    assert done.returncode != 0 and "manifest.json was altered" in done.stderr, done.stderr
 
 
 def check_wrong_key(source: dict, target_url: str, tmp: Path) -> None:
