@@ -8,6 +8,7 @@ from flask import Flask
 def register_commands(app: Flask) -> None:
     import commands.database  # noqa: F401  (adds `grant-app-role` to Flask-Migrate's `db` group)
     from commands.demo import demo_cli
+    from commands.files import files_cli
     from commands.identity import authorizations_cli, identity_cli
     from commands.programs import programs_cli
     from commands.regions import regions_cli
@@ -18,3 +19,4 @@ def register_commands(app: Flask) -> None:
     for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli, identity_cli, authorizations_cli):
         app.cli.add_command(group)
     app.cli.add_command(registry_cli)
+    app.cli.add_command(files_cli)
