@@ -274,6 +274,9 @@ class SweepResult:
     referenced: int = 0
     orphans: list[str] = field(default_factory=list)  # removed (or, in a dry run, to be removed)
     bytes: int = 0
+    # the database names no file at all while old files exist (a wrong or freshly restored-empty
+    # DATABASE_URL): nothing was removed, the orphans are only listed
+    refused: bool = False
 
 
 def _files(base: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -307,15 +310,28 @@ def _referenced(refs: list[_Reference], batch: list[str]) -> set[str]:
     return found
 
 
-def sweep_orphans(older_than_hours: float = 24, *, dry_run: bool = False, batch_size: int = 500) -> SweepResult:
+def _database_names_files() -> bool:
+    for refs in _references.values():
+        for ref in refs:
+            if db.session.scalar(select(ref.column).where(ref.column.is_not(None)).limit(1)) is not None:
+                return True
+    return False
+
+
+def sweep_orphans(
+    older_than_hours: float = 24, *, dry_run: bool = False, allow_empty_database: bool = False, batch_size: int = 500
+) -> SweepResult:
     """Remove (``dry_run``: only list) the files of the declared storage areas that no row names and that
     were last written more than ``older_than_hours`` ago. Files are walked one directory at a time and
     checked against the database in batches of old candidates (``IN (...)`` on the key columns, which
     are indexed), so neither the file list nor the set of referenced keys is held in memory whole. A file
-    younger than the threshold is never removed, referenced or not."""
+    younger than the threshold is never removed, referenced or not. When the database names no file at all
+    (pointed at the wrong or an empty database, every file would look orphaned) nothing is removed and the
+    result says ``refused``, unless ``allow_empty_database``."""
     if older_than_hours < 1:
         raise ValueError("older_than_hours must be at least 1: a younger file may belong to a request in flight")
-    result = SweepResult(dry_run=dry_run, older_than_hours=older_than_hours)
+    refused = not dry_run and not allow_empty_database and not _database_names_files()
+    result = SweepResult(dry_run=dry_run or refused, older_than_hours=older_than_hours)
     cutoff = clock.utcnow().timestamp() - older_than_hours * 3600
     for area in sorted(_references):
         base = root() / area
@@ -335,6 +351,9 @@ def sweep_orphans(older_than_hours: float = 24, *, dry_run: bool = False, batch_
                 batch = []
         if batch:
             _settle(batch, refs, listed, cutoff, result)
+    result.refused = refused and bool(result.orphans)
+    if result.refused:
+        log.warning("orphan sweep refused: the database names no stored file, %d old file(s)", len(result.orphans))
     return result
 
 

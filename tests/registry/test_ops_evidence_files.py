@@ -131,9 +131,8 @@ def test_the_daily_task(client, app):
     from workers.tasks import maintenance
 
     files = _layout(client, app)
-    with app.app_context():
-        outcome = maintenance.sweep_orphan_files()
-        db.session.remove()
+    # the task as this app's worker runs it (in this app's context, with its retry policy)
+    outcome = app.extensions["celery"].tasks["maintenance.sweep_orphan_files"].apply().get()
     assert outcome["removed"] >= 3 and not files["old_orphan"].exists() and files["referenced"].exists()
     from workers.retry import TRANSIENT
 
@@ -161,3 +160,24 @@ def test_every_column_and_area_naming_files_is_declared(app):
         for m in re.findall(r'area="([a-z_\-]+)"', path.read_text(encoding="utf-8"))
     }
     assert areas == set(declared)
+
+
+def test_a_database_that_names_no_file_is_refused(client, app):
+    """Pointed at the wrong or an empty database every file looks orphaned: nothing is removed."""
+    from sqlalchemy import text
+
+    files = _layout(client, app)
+    with app.app_context():
+        for table in ("authorization_signatures", "attachments"):  # every row naming a file
+            db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.commit()
+        result = storage.sweep_orphans(24)
+        db.session.remove()
+    assert result.refused and result.dry_run and len(result.orphans) >= 6
+    assert all(path.exists() for path in files.values())
+    refused = app.test_cli_runner().invoke(args=["files", "sweep-orphans"])
+    assert refused.exit_code == 1 and "names no stored file" in refused.output and files["referenced"].exists()
+    task = app.extensions["celery"].tasks["maintenance.sweep_orphan_files"].apply()
+    assert task.failed() and "refused" in str(task.result) and files["referenced"].exists()
+    forced = app.test_cli_runner().invoke(args=["files", "sweep-orphans", "--allow-empty-database"])
+    assert forced.exit_code == 0 and not files["referenced"].exists() and files["young_orphan"].exists()

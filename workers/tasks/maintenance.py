@@ -37,4 +37,7 @@ def sweep_orphan_files() -> dict[str, int]:
     writing the file and committing its row)."""
     result = storage.sweep_orphans(current_app.config["ORPHAN_FILE_MIN_AGE_HOURS"])
     commit()  # read-only: ends the transaction
-    return {"scanned": result.scanned, "removed": len(result.orphans), "bytes": result.bytes}
+    if result.refused:  # not transient: recorded as a dead task for the administrators to look at
+        raise RuntimeError(f"orphan sweep refused: the database names no stored file, {len(result.orphans)} old")
+    removed = 0 if result.dry_run else len(result.orphans)
+    return {"scanned": result.scanned, "removed": removed, "bytes": result.bytes, "refused": result.refused}
