@@ -61,6 +61,8 @@ class BaseConfig:
     MAX_UPLOAD_BYTES = 10 * 1024 * 1024
     API_MAX_PAGE_SIZE = 100
     IDEMPOTENCY_TTL_HOURS = 24
+    # files no row names are removed by the daily sweep once older than this (core.files.storage.sweep_orphans)
+    ORPHAN_FILE_MIN_AGE_HOURS = 24
     IDEMPOTENCY_STALE_SECONDS = 120
     DEMO_ENDPOINTS_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"

@@ -41,13 +41,14 @@ def import_portraits(directory: Path, manifest: Path) -> None:
 @authorizations_cli.command("verify")
 @click.argument("application_id", type=int)
 def verify(application_id: int) -> None:
-    """Check the evidence chain of an application: hashes, links and seals. Exit 1 if tampered."""
+    """Check the evidence chain of an application: hashes, links and seals, and the chain against the head
+    stored on the application (records deleted or added). Exit 1 if tampered."""
     problems = authorizations.verify_chain(application_id)
     if problems:
         for problem in problems:
             click.echo(f"TAMPERED {problem}")
         raise SystemExit(1)
-    click.echo(f"application {application_id}: evidence intact")
+    click.echo(f"application {application_id}: 证据链完整 / evidence intact")
 
 
 @authorizations_cli.command("replan")

@@ -38,6 +38,26 @@ def wire() -> None:
     reports.on_filed("registry", registry.register_report)
     workflow.on_approved("registry", registry.enroll_approved)
     workflow.validate_all()  # a broken workflow definition stops start-up
+    _wire_file_references()
+
+
+def _wire_file_references() -> None:
+    """The columns naming the files of each storage area (core.files): the orphan sweep removes old files
+    of these areas that none of them names. A new column holding storage keys is declared here."""
+    from core.applications.models import Attachment
+    from core.authorizations.models import FaceVerification, Signature
+    from core.casework.models import StepFile
+    from core.identity.models import IdentityVerification
+    from core.registry.models import Transfer
+    from core.reports.models import ReportPhoto
+
+    storage.register_references("attachments", Attachment.storage_key)
+    storage.register_references("reports", ReportPhoto.storage_key)
+    storage.register_references("signatures", Signature.storage_key)  # e-signatures and window scans
+    storage.register_references("home_visits", StepFile.storage_key)
+    storage.register_references("transfers", Transfer.hukou_storage_key)  # 户口簿 pages
+    storage.register_references("faces-tmp", FaceVerification.frame_keys, many=True)
+    storage.register_references("faces-tmp", IdentityVerification.frame_keys, many=True)
 
 
 def setup(config: Mapping[str, Any], *, channels: Callable[[str], Any], dispatcher: Callable[..., Any]) -> None:

@@ -118,6 +118,11 @@ def init_celery(app: Flask) -> Celery:
                 "schedule": 900.0,
                 "options": {"queue": "default"},
             },
+            "sweep-orphan-files": {
+                "task": "maintenance.sweep_orphan_files",
+                "schedule": crontab(minute=40, hour=3),  # Asia/Shanghai, daily
+                "options": {"queue": "default"},
+            },
         },
     )
     celery.set_default()

@@ -113,6 +113,10 @@ class Application(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow, onupdate=clock.utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The head of the authorization evidence chain (core.authorizations.evidence): how many records it has
+    # and the hash of the last one, written with each record, so a chain cut short is detected.
+    evidence_length: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    evidence_head: Mapped[str | None] = mapped_column(String(64))
 
     members: Mapped[list[HouseholdMember]] = relationship(
         order_by=HouseholdMember.position, cascade="all, delete-orphan"

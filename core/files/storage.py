@@ -10,19 +10,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import secrets
+import stat
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from PIL import Image, ImageOps
+from sqlalchemy import select
 
 from core import clock
-from core.database import after_commit, after_rollback
+from core.database import after_commit, after_rollback, db
 from core.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
 
 JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
 MAGIC = ((b"\xff\xd8\xff", JPEG), (b"\x89PNG\r\n\x1a\n", PNG), (b"%PDF-", PDF))
@@ -223,3 +230,154 @@ def delete(storage_key: str) -> None:
 def _unlink(storage_key: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         open_path(storage_key).unlink()
+
+
+# --- orphans: files no row names -------------------------------------------------------------------------
+#
+# A file is written before the row that names it commits. A rolled-back transaction removes its files
+# (``after_rollback``), but a process killed between the write and the commit leaves a file nothing refers
+# to. ``sweep_orphans`` finds and removes those. Which columns name the files of which storage area is
+# declared once, in ``core.setup.wire`` (this low layer imports no model); an area nobody declared is never
+# swept, and neither is anything outside the areas (the storage root holds other files too).
+
+
+@dataclass(frozen=True)
+class _Reference:
+    column: Any  # a mapped attribute: one storage key, or (many=True) a JSON list of keys
+    many: bool
+
+
+_references: dict[str, list[_Reference]] = {}
+
+
+def register_references(area: str, column: Any, *, many: bool = False) -> None:
+    """Declare that ``column`` names files of ``area`` (idempotent). Every column that stores a key of a
+    swept area must be declared, or its files are taken for orphans."""
+    refs = _references.setdefault(area, [])
+    if not any(r.column is column for r in refs):
+        refs.append(_Reference(column, many))
+
+
+def swept_areas() -> dict[str, list[str]]:
+    """The declared areas and the columns naming their files (``table.column``)."""
+    return {
+        area: [f"{r.column.class_.__tablename__}.{r.column.key}" for r in refs] for area, refs in _references.items()
+    }
+
+
+@dataclass
+class SweepResult:
+    dry_run: bool
+    older_than_hours: float
+    scanned: int = 0
+    young: int = 0  # unreferenced or not, too recent to judge: a request may be about to commit them
+    referenced: int = 0
+    orphans: list[str] = field(default_factory=list)  # removed (or, in a dry run, to be removed)
+    bytes: int = 0
+    # the database names no file at all while old files exist (a wrong or freshly restored-empty
+    # DATABASE_URL): nothing was removed, the orphans are only listed
+    refused: bool = False
+
+
+def _files(base: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Regular files under ``base`` (symlinks neither followed nor reported), directory by directory."""
+    for directory, _dirs, names in os.walk(base, followlinks=False):
+        for name in names:
+            path = Path(directory) / name
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                yield path.relative_to(root()).as_posix(), st
+
+
+def _listed_keys(refs: list[_Reference], area: str) -> set[str]:
+    """Keys held in JSON lists (face frames: kept only until their check has run, so few), streamed."""
+    keys: set[str] = set()
+    for ref in refs:
+        rows = db.session.execute(select(ref.column).execution_options(yield_per=1000)).scalars()
+        for value in rows:
+            keys.update(k for k in value or () if isinstance(k, str) and k.startswith(f"{area}/"))
+    return keys
+
+
+def _referenced(refs: list[_Reference], batch: list[str]) -> set[str]:
+    found: set[str] = set()
+    for ref in refs:
+        if not ref.many:
+            found.update(db.session.scalars(select(ref.column).where(ref.column.in_(batch))))
+    return found
+
+
+def _database_names_files() -> bool:
+    for refs in _references.values():
+        for ref in refs:
+            if db.session.scalar(select(ref.column).where(ref.column.is_not(None)).limit(1)) is not None:
+                return True
+    return False
+
+
+def sweep_orphans(
+    older_than_hours: float = 24, *, dry_run: bool = False, allow_empty_database: bool = False, batch_size: int = 500
+) -> SweepResult:
+    """Remove (``dry_run``: only list) the files of the declared storage areas that no row names and that
+    were last written more than ``older_than_hours`` ago. Files are walked one directory at a time and
+    checked against the database in batches of old candidates (``IN (...)`` on the key columns, which
+    are indexed), so neither the file list nor the set of referenced keys is held in memory whole. A file
+    younger than the threshold is never removed, referenced or not. When the database names no file at all
+    (pointed at the wrong or an empty database, every file would look orphaned) nothing is removed and the
+    result says ``refused``, unless ``allow_empty_database``."""
+    if older_than_hours < 1:
+        raise ValueError("older_than_hours must be at least 1: a younger file may belong to a request in flight")
+    refused = not dry_run and not allow_empty_database and not _database_names_files()
+    result = SweepResult(dry_run=dry_run or refused, older_than_hours=older_than_hours)
+    cutoff = clock.utcnow().timestamp() - older_than_hours * 3600
+    for area in sorted(_references):
+        base = root() / area
+        if not base.is_dir():
+            continue
+        refs = _references[area]
+        listed = _listed_keys([r for r in refs if r.many], area)
+        batch: list[tuple[str, os.stat_result]] = []
+        for key, st in _files(base):
+            result.scanned += 1
+            if st.st_mtime > cutoff:
+                result.young += 1
+                continue
+            batch.append((key, st))
+            if len(batch) >= batch_size:
+                _settle(batch, refs, listed, cutoff, result)
+                batch = []
+        if batch:
+            _settle(batch, refs, listed, cutoff, result)
+    result.refused = refused and bool(result.orphans)
+    if result.refused:
+        log.warning("orphan sweep refused: the database names no stored file, %d old file(s)", len(result.orphans))
+    return result
+
+
+def _settle(
+    batch: list[tuple[str, os.stat_result]],
+    refs: list[_Reference],
+    listed: set[str],
+    cutoff: float,
+    result: SweepResult,
+) -> None:
+    referenced = _referenced(refs, [key for key, _ in batch]) | listed
+    for key, st in batch:
+        if key in referenced:
+            result.referenced += 1
+            continue
+        if not result.dry_run:
+            path = root() / key
+            try:
+                if path.lstat().st_mtime > cutoff:  # written again meanwhile: not ours to judge now
+                    result.young += 1
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            log.info("orphan file removed: %s (%d bytes)", key, st.st_size)
+        result.orphans.append(key)
+        result.bytes += st.st_size

@@ -5,6 +5,7 @@ from flask import current_app
 
 from core.accounts import portal_sessions
 from core.database import commit, relay_pending_tasks
+from core.files import storage
 from core.idempotency import services as idem
 from workers.retry import RETRY
 
@@ -28,3 +29,15 @@ def purge_portal_sessions() -> int:
 def relay_pending() -> int:
     """Publish task rows the request could not hand to the broker (it was down, or the process died)."""
     return relay_pending_tasks(older_than_seconds=current_app.config["TASK_RELAY_AFTER_SECONDS"])
+
+
+@shared_task(name="maintenance.sweep_orphan_files", acks_late=True, **RETRY)
+def sweep_orphan_files() -> dict[str, int]:
+    """Remove stored files no row names, older than ORPHAN_FILE_MIN_AGE_HOURS (a process died between
+    writing the file and committing its row)."""
+    result = storage.sweep_orphans(current_app.config["ORPHAN_FILE_MIN_AGE_HOURS"])
+    commit()  # read-only: ends the transaction
+    if result.refused:  # not transient: recorded as a dead task for the administrators to look at
+        raise RuntimeError(f"orphan sweep refused: the database names no stored file, {len(result.orphans)} old")
+    removed = 0 if result.dry_run else len(result.orphans)
+    return {"scanned": result.scanned, "removed": removed, "bytes": result.bytes, "refused": result.refused}
