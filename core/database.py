@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
@@ -154,8 +154,6 @@ def record_dead_task(name: str, args: list, queue: str, error: str) -> None:
 def relay_pending_tasks(*, older_than_seconds: int = 30, limit: int = 500, keep_days: int = 7) -> int:
     """Publish task rows left ``pending`` (the broker was down, the process died after its commit) and
     forget published rows older than ``keep_days``. Run by the beat relay; returns how many it published."""
-    from datetime import timedelta
-
     now = clock.utcnow()
     stmt = (
         select(TaskOutbox)

@@ -7,8 +7,6 @@ import kombu.exceptions
 import redis.exceptions
 from sqlalchemy import exc as sa_exc
 
-from core.notifications.channels import SendError
-
 TRANSIENT = (
     sa_exc.OperationalError,  # connection lost, statement or lock time-out, deadlock
     sa_exc.InterfaceError,
@@ -26,5 +24,3 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": 8,
 }
-
-__all__ = ["RETRY", "TRANSIENT", "SendError"]

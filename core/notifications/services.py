@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -122,8 +123,6 @@ def reconcile_sending(*, older_than_seconds: int = 300, limit: int = 200) -> dic
     """Settle messages left ``sending`` by a worker that died between the claim and the answer: a provider
     that can be asked decides (received → sent; never arrived → pending, sent again with the same request
     id); otherwise ``unknown`` — not resent, listed for an officer. Returns counts by outcome."""
-    from datetime import timedelta
-
     assert _channel_factory is not None, "channel factory not configured"
     cutoff = clock.utcnow() - timedelta(seconds=older_than_seconds)
     stmt = (

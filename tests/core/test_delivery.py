@@ -4,10 +4,7 @@ by asking the provider — or marked unknown, never sent twice blindly (WeChat c
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,46 +13,15 @@ from core.database import commit, db
 from core.notifications import services as outbox
 from core.notifications.channels import HttpSmsGateway, SendError
 from core.notifications.models import OutboxMessage
+from tests.faults.topology import SmsRelay
 
 
-class Gateway:
-    """A loopback SMS relay that counts what it receives and sends each request id once."""
+class Gateway(SmsRelay):
+    """The fault suite's loopback SMS relay (it counts what it receives and sends each request id once)."""
 
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.delivered: dict[str, str] = {}
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                gateway.requests.append(body)
-                rid = body.get("request_id")
-                if rid not in gateway.delivered:
-                    gateway.delivered[rid] = f"sms-{len(gateway.delivered) + 1}"
-                self._answer(200, {"ok": True, "message_id": gateway.delivered[rid]})
-
-            def do_GET(self):
-                rid = self.path.rsplit("/", 1)[-1]
-                if rid in gateway.delivered:
-                    self._answer(200, {"message_id": gateway.delivered[rid]})
-                else:
-                    self._answer(404, {"error": "unknown request"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    @property
+    def requests(self) -> list[dict]:
+        return self.received
 
     def channel(self) -> HttpSmsGateway:
         return HttpSmsGateway(self.url, "test-key", "救助通", timeout=2)
@@ -70,7 +36,7 @@ def gateway(monkeypatch):
     gw = Gateway()
     monkeypatch.setattr(outbox, "_channel_factory", lambda channel: gw.channel())
     yield gw
-    gw.server.shutdown()
+    gw.close()
 
 
 def _message(app) -> int:
