@@ -15,6 +15,7 @@ CASE_KINDS = {
     "report": "主动发现报告",
     "transfer": "资格转移",
     "review": "定期复核",  # a review task of a campaign (core.registry.reviews)
+    "warning": "预警核查",  # a warning to verify (core.warnings)
 }
 CASE_STATUSES = {
     "open": "待办理",
