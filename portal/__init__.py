@@ -29,6 +29,7 @@ def init_portal(app: Flask) -> None:
     from portal.rolls.views import bp as rolls_bp  # registry: rolls
     from portal.sessions import install as install_sessions
     from portal.transfers.views import bp as transfers_bp
+    from portal.warnings.views import bp as warnings_bp  # warnings (预警)
 
     install_sessions(app)  # server-side sessions (core.accounts.portal_sessions)
     csrf.init_app(app)
@@ -44,6 +45,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(transfers_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(rolls_bp)  # registry: rolls
+    app.register_blueprint(warnings_bp)  # warnings (预警)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

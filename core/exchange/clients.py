@@ -45,11 +45,15 @@ def _require_manager(actor: Actor, region_code: str | None = None) -> None:
         raise NotFound("未找到该部门", code="department_not_found")
 
 
-def known_categories() -> set[str]:
-    """The data categories of the catalogue (a client may be scoped to these only)."""
-    from core.exchange.catalogue import DataCategory  # the catalogue (core/exchange/catalogue.py)
+def category_choices() -> list[tuple[str, str]]:
+    """(code, name) of the catalogue's data categories: what a client may be scoped to."""
+    from core.exchange.catalogue import DataCategory  # the catalogue half of this package
 
-    return set(db.session.scalars(select(DataCategory.code)))
+    return [(c.code, c.name) for c in db.session.scalars(select(DataCategory).order_by(DataCategory.code))]
+
+
+def known_categories() -> set[str]:
+    return {code for code, _ in category_choices()}
 
 
 def _clean_categories(values: Iterable[str], errors: dict[str, list[str]]) -> list[str]:

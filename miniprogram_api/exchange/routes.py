@@ -60,6 +60,7 @@ def _verify_signature() -> None:
     g.exchange_started = time.perf_counter()
     view = request.url_rule and blp_views.get(request.url_rule.endpoint)
     streams = bool(view and getattr(view, "streams_body", False))
+    signing.parse_input(request.headers.get("Signature-Input"))  # an unsigned call: signature_missing first
     digest = None
     if not streams:
         algorithm, _ = signing.parse_content_digest(request.headers.get("Content-Digest"))
