@@ -367,6 +367,17 @@ def departments_managed_by(actor: Actor) -> Any:
     return access.under(actor, Department.region_code)
 
 
+def upload_choices(actor: Actor) -> tuple[list[Department], list[DataCategory]]:
+    """The departments an officer may upload for and the categories (defaults installed)."""
+    require(actor, MANAGE_ROLES)
+    if not db.session.scalar(select(DataCategory.id).limit(1)):
+        install_defaults(actor)
+    departments = db.session.scalars(
+        select(Department).where(departments_managed_by(actor), Department.active).order_by(Department.name)
+    )
+    return list(departments), list(db.session.scalars(select(DataCategory).order_by(DataCategory.id)))
+
+
 def visible_departments(actor: Actor) -> list[Department]:
     stmt = select(Department).where(departments_visible_to(actor))
     return list(db.session.scalars(stmt.order_by(Department.region_code, Department.name)))
