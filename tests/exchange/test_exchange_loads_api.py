@@ -118,3 +118,28 @@ def test_a_file_whose_body_differs_from_its_digest_is_refused_and_not_kept(app, 
         from core.exchange import store
 
         assert list((store.work_dir("incoming-api")).iterdir()) == []
+
+
+def test_utf8_with_bom_and_parquet_files_through_the_api(app, client, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with app.app_context():
+        _, key_id = make_client(categories=("deaths",))
+    good = _ids(2)
+    csv_body = ("\ufeff身份证号,姓名,死亡日期\r\n" + f"{good[0]},张三,20260301\r\n").encode("utf-8")
+    first = _post(client, f"{FILES}?category=deaths&filename=d.csv", csv_body, key_id=key_id, content_type="text/csv")
+    assert first.status_code == 202, first.json
+    path = tmp_path / "deaths.parquet"
+    pq.write_table(pa.table({"身份证号": [good[1]], "姓名": ["李四"], "死亡日期": ["2026-03-02"]}), path)
+    second = _post(
+        client,
+        f"{FILES}?category=deaths&filename=deaths.parquet",
+        path.read_bytes(),
+        key_id=key_id,
+        content_type="application/octet-stream",
+    )
+    assert second.status_code == 202, second.json
+    for load_id in (first.json["id"], second.json["id"]):
+        polled = get(client, f"/api/v1/exchange/loads/{load_id}", key_id=key_id).json
+        assert (polled["status"], polled["rows_accepted"], polled["rows_rejected"]) == ("completed", 1, 0), polled
