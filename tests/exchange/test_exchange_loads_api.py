@@ -143,3 +143,52 @@ def test_utf8_with_bom_and_parquet_files_through_the_api(app, client, tmp_path):
     for load_id in (first.json["id"], second.json["id"]):
         polled = get(client, f"/api/v1/exchange/loads/{load_id}", key_id=key_id).json
         assert (polled["status"], polled["rows_accepted"], polled["rows_rejected"]) == ("completed", 1, 0), polled
+
+
+def test_a_large_upload_streams_with_bounded_memory(app, client, tmp_path):
+    """128 MB through the signed file endpoint: held on disk, not in memory (peak Python allocations while
+    the request runs stay far below the body). The body is not a table, so its load fails with a reason."""
+    import base64
+    import hashlib
+    import tracemalloc
+
+    from core.exchange import signing
+
+    with app.app_context():
+        _, key_id = make_client(categories=("deaths",))
+    path = tmp_path / "big.bin"
+    chunk = b"\x00\x01binary-not-a-table" * (1024 * 1024 // 20)
+    digest = hashlib.sha256()
+    with open(path, "wb") as fh:
+        for _ in range(128):
+            fh.write(chunk)
+            digest.update(chunk)
+    size = path.stat().st_size
+    url = f"{FILES}?category=deaths&filename=big.bin"
+    params = signing.params_string(int(__import__("time").time()), "n" * 20, key_id, "hmac-sha256")
+    content_digest = f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
+    from tests.exchange.exchange_helpers import SECRET
+
+    signature = signing.mac(
+        "hmac-sha256", SECRET, signing.signature_base("POST", FILES, url.split("?", 1)[1], content_digest, params)
+    )
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(size),
+        "Content-Digest": content_digest,
+        "Signature-Input": f"sig1={params}",
+        "Signature": f"sig1=:{base64.b64encode(signature).decode()}:",
+    }
+    tracemalloc.start()
+    with open(path, "rb") as body:
+        response = client.post(url, input_stream=body, headers=headers)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 202, response.json
+    assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB for a {size / 1e6:.0f} MB body"
+    polled = get(client, f"/api/v1/exchange/loads/{response.json['id']}", key_id=key_id).json
+    assert polled["status"] == "failed" and "CSV" in polled["message"], polled
+    with app.app_context():
+        from core.exchange import store
+
+        assert list(store.work_dir("incoming-api").iterdir()) == []
