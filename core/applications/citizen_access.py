@@ -20,7 +20,7 @@ from core.identity import services as identity
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Application]
+    items: list[Any]  # rows with the summary's columns (SUMMARY_COLUMNS)
     total: int
 
 
@@ -58,16 +58,40 @@ def get_for_citizen(user: User, application_id: int) -> Application:
     return app
 
 
+# What a list shows of each application (ApplicationSummary): read as rows, not ORM objects (no identity
+# map, no attribute instrumentation; about half the CPU of the ORM path for a page of 20).
+SUMMARY_COLUMNS = (
+    Application.id,
+    Application.reference,
+    Application.program,
+    Application.status,
+    Application.is_proxy,
+    Application.principal_confirmed,
+    Application.applicant_name,
+    Application.submitted_at,
+    Application.created_at,
+    Application.updated_at,
+)
+
+
 def list_for_citizen(user: User, *, page: int, page_size: int, status: str | None = None) -> Page:
-    stmt = select(Application).where(_citizen_clause(user))
+    """One page of the citizen's applications (rows with the summary's columns), newest first, and the total.
+    The total needs no second query when the page is not full: it is the rows skipped plus the rows read."""
+    where = [_citizen_clause(user)]
     if status:
-        stmt = stmt.where(Application.status == status)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(
-        stmt.order_by(Application.created_at.desc(), Application.id.desc())
-        .offset((page - 1) * page_size)
+        where.append(Application.status == status)
+    offset = (page - 1) * page_size
+    rows = db.session.execute(
+        select(*SUMMARY_COLUMNS)
+        .where(*where)
+        .order_by(Application.created_at.desc(), Application.id.desc())
+        .offset(offset)
         .limit(page_size)
     ).all()
+    if 0 < len(rows) < page_size or (offset == 0 and not rows):
+        total = offset + len(rows)
+    else:  # a full page (there may be more) or a page past the end
+        total = db.session.scalar(select(func.count(Application.id)).where(*where)) or 0
     return Page(list(rows), total)
 
 
