@@ -36,6 +36,7 @@ def add_attachment(
         storage_key=stored.storage_key,
         uploaded_by_user_id=user.id,
     )
+    db.session.info.get("applications_without_attachments", set()).discard(app.id)
     db.session.add(attachment)
     db.session.flush()
     audit.record(actor, "application.attachment_add", app, material=material, attachment_id=attachment.id)
@@ -51,7 +52,14 @@ def get_attachment(app: Application, attachment_id: int) -> Attachment:
     return attachment
 
 
+def none_yet(app: Application) -> None:
+    """A draft created in this unit of work has no materials: ``attachments_of`` answers without a query."""
+    db.session.info.setdefault("applications_without_attachments", set()).add(app.id)
+
+
 def attachments_of(app: Application) -> list[Attachment]:
+    if app.id in db.session.info.get("applications_without_attachments", ()):
+        return []
     return list(
         db.session.scalars(select(Attachment).where(Attachment.application_id == app.id).order_by(Attachment.id))
     )
