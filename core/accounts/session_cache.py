@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 KEY = "rl:auth:v:{}"
 KEY_TTL_SECONDS = 7 * 24 * 3600  # far longer than a cached copy lives
 MAX_ENTRIES = 50_000
+RETRY_AFTER_SECONDS = 5.0  # after a Redis error, requests go straight to the database this long
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class _Entry:
 class _State:
     redis: Any = None
     ttl: float = 0.0
+    down_until: float = 0.0
     entries: dict[str, _Entry] = {}  # noqa: RUF012 - module state, replaced by configure()
     lock = threading.Lock()
 
@@ -55,6 +57,7 @@ class _State:
 def configure(redis_url: str | None, *, ttl_seconds: float = 30.0, socket_timeout: float = 0.5) -> None:
     """Turn the cache on (a Redis URL) or off (None). Called by core.setup and by tests."""
     _State.entries = {}
+    _State.down_until = 0.0
     _State.ttl = float(ttl_seconds)
     if not redis_url:
         _State.redis = None
@@ -72,6 +75,8 @@ def clear() -> None:
 
 def _version(user_id: str) -> bytes | None:
     """The user's current version, or None when Redis does not answer (then nothing is cached)."""
+    if time.monotonic() < _State.down_until:
+        return None
     key = KEY.format(user_id)
     try:
         value = _State.redis.get(key)
@@ -81,8 +86,9 @@ def _version(user_id: str) -> bytes | None:
             pipe.set(key, uuid.uuid4().hex, nx=True, ex=KEY_TTL_SECONDS)
             pipe.get(key)
             value = pipe.execute()[1]
-    except redis.RedisError:  # down or slow: the database decides
-        log.warning("auth cache: Redis unavailable, checking the database")
+    except redis.RedisError:  # down or slow: the database decides, without asking Redis for a while
+        _State.down_until = time.monotonic() + RETRY_AFTER_SECONDS
+        log.warning("auth cache: Redis unavailable, checking the database for %s s", RETRY_AFTER_SECONDS)
         return None
     return value
 
@@ -145,16 +151,15 @@ def bump(user_ids: set[int]) -> None:
     """Invalidate every cached copy of these users' sessions, in every process."""
     if _State.redis is None or not user_ids:
         return
-    for uid in user_ids:
-        for sid in [k for k, e in list(_State.entries.items()) if e.user_id == uid]:
-            _State.entries.pop(sid, None)
     try:
         pipe = _State.redis.pipeline(transaction=False)
         for uid in user_ids:
             pipe.set(KEY.format(uid), uuid.uuid4().hex, ex=KEY_TTL_SECONDS)
         pipe.execute()
     except redis.RedisError:
-        # other processes keep their copy until it expires (ttl), unless Redis is down for them too
+        # this process forgets everything; the others keep their copies until they expire (ttl), unless
+        # Redis is down for them too (then they check the database)
+        _State.entries = {}
         log.exception("auth cache: could not publish the change of users %s", sorted(user_ids))
 
 
