@@ -46,6 +46,10 @@ class BaseConfig:
     JWT_AUDIENCE = "relieflink-miniprogram"
     JWT_ACCESS_TTL_SECONDS = 15 * 60
     REFRESH_TOKEN_TTL_DAYS = 30
+    # The token check's in-process cache (core.accounts.session_cache): a Redis URL turns it on (every
+    # process that changes users must have it: API, portal, workers); unset = every request checks the database
+    AUTH_CACHE_REDIS_URL = None
+    AUTH_CACHE_TTL_SECONDS = 30
     # --- tasks ---------------------------------------------------------------------------
     CELERY_BROKER_URL = None  # unset = tasks run in-process (eager)
     CELERY_RESULT_BACKEND = None

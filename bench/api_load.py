@@ -1,15 +1,17 @@
-"""API load benchmark: gunicorn (2 workers) + PostgreSQL on loopback.
+"""API load benchmark (issue 15): gunicorn (2 workers, gthread x 4) + PostgreSQL + Redis on loopback.
 
-Measures throughput and latency of
-  - GET /api/v1/applications (authenticated, 5 applications per user),
-  - create + submit (a proxy application for a new person each time: POST then POST /submit),
-next to a bare Flask route served by the same gunicorn settings in the same run, and prints the ratios.
+Servers, each with the same gunicorn settings: the app (token cache on Redis), a hand-written Flask + psycopg
+app serving GET /api/v1/applications with the same queries and response (bench/psycopg_app.py), and a bare
+Flask route. Every server must answer HTTP 200 from every worker (each worker's CPU time moves) before
+anything is measured. Load comes from `wrk` (closed loop, 2 threads) and `hey -q` (a fixed rate), native
+programs, not a Python generator on the same cores; scenarios alternate (A/B/A/B...) and medians are printed.
 
-    .venv/bin/python bench/api_load.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/api_load.py [--seconds 8] [--rounds 3] [--connections 16]
 
-Needs PostgreSQL at BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/relieflink_bench;
-the database is dropped and re-created). Targets (issue 3): reads >= 50 % of the bare route's throughput,
-create+submit >= 25 %, p99 <= 100 ms at 32 connections, 0 errors.
+Prints the yardsticks with their goals: list >= 60 % of the psycopg baseline, CPU per list request <= 4x
+bare Flask's (from /proc of the workers), create + submit statements (<= 3 and <= 8) and CPU per pair,
+p99 <= 100 ms at 100 req/s and the capacity (req/s where p99 crosses 100 ms). The face yardstick is
+bench/face_verify.py's. The machine's cores are shared (also with wrk): ratios of one run are what count.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
+import statistics
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,6 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import loadgen  # noqa: E402
+from bench.load_tools import (  # noqa: E402
+    cpu_seconds,
+    hey,
+    start_gunicorn,
+    stop,
+    worker_pids,
+    wrk,
+)
 
 PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/relieflink_bench")
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
@@ -52,6 +61,8 @@ def env() -> dict:
         "CELERY_BROKER_URL": BROKER,
         "LOG_LEVEL": "WARNING",
         "STORAGE_DIR": "/tmp/relieflink-bench-storage",
+        "AUTH_CACHE_REDIS_URL": BROKER,
+        "BENCH_DSN": PG.replace("postgresql+psycopg://", "postgresql://"),
     }
 
 
@@ -110,119 +121,184 @@ def prepare() -> list[str]:
     return access
 
 
-def start_gunicorn(target: str, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            target,
+def proxy_body(n: int) -> dict:
+    from core.idnumber import make_id_number
+
+    number = make_id_number("360124", date(1940, 1, 1) + timedelta(days=(n // 997) % 20000), n % 997)
+    return {
+        "program": "dibao",
+        "on_behalf_of": {"name": "王大爷", "id_number": number, "relation": "cadre", "reason": "elderly"},
+        "residence_township_code": "360124100",
+        "residence_address": "民和镇解放街1号",
+        "hukou_township_code": "360124100",
+        "hardship_reason": "年老体弱，无收入",
+        "members": [
+            {"name": "王大爷", "id_number": number, "relation": "self", "health": "chronic", "employment": "unable"}
         ],
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gunicorn {target} did not start: {proc.stderr.read().decode()[-2000:]}")
+        "incomes": [{"category": "pension", "monthly_amount": "200"}],
+    }
+
+
+def statement_counts(token: str) -> dict[str, int]:
+    """SQL statements of each request up to its commit, in-process with the same configuration (token cache on)."""
+    from sqlalchemy import event
+
+    from core.database import db
+    from wsgi import create_app
+
+    app = create_app()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    counts: dict[str, int] = {}
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for name, call in (
+            ("GET /api/v1/applications", lambda: client.get("/api/v1/applications?page_size=20", headers=headers)),
+            ("GET /api/v1/me", lambda: client.get("/api/v1/me", headers=headers)),
+        ):
+            call()  # the first fills the caches
+            seen.clear()
+            assert call().status_code == 200
+            counts[name] = len(seen)
+        seen.clear()
+        created = client.post("/api/v1/applications", headers=headers, json=proxy_body(999_999))
+        assert created.status_code == 201, created.get_json()
+        counts["create"] = len(seen)
+        seen.clear()
+        submitted = client.post(f"/api/v1/applications/{created.get_json()['id']}/submit", headers=headers)
+        assert submitted.status_code == 200, submitted.get_json()
+        counts["submit"] = len(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return counts
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
-    tokens = prepare()
-    from core.idnumber import make_id_number
-
-    bare_port, app_port = free_port(), free_port()
-    procs = [start_gunicorn("bench.bare_app:app", bare_port), start_gunicorn("wsgi:create_app()", app_port)]
+    access = prepare()
+    counts = statement_counts(access[0])
+    ports = {name: free_port() for name in ("bare", "psycopg", "app")}
+    procs = {
+        "bare": start_gunicorn("bench.bare_app:app", ports["bare"], env(), probe="/bare"),
+        "psycopg": start_gunicorn("bench.psycopg_app:app", ports["psycopg"], env()),
+        "app": start_gunicorn("wsgi:create_app()", ports["app"], env()),
+    }
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    scenarios = [
+        ("bare Flask route", "bare", "/bare", None),
+        ("psycopg baseline: applications", "psycopg", "/api/v1/applications?page_size=20", access),
+        ("app: GET /api/v1/applications", "app", "/api/v1/applications?page_size=20", access),
+        ("app: GET /api/v1/me", "app", "/api/v1/me", access),
+    ]
+    runs: dict[str, list] = {name: [] for name, *_ in scenarios}
     try:
-
-        def bare(conn, n):
-            status, _ = loadgen.request(conn, "GET", "/bare")
-            return status == 200
-
-        def read(conn, n):
-            status, _ = loadgen.request(
-                conn,
-                "GET",
-                "/api/v1/applications?page_size=20",
-                headers={"Authorization": f"Bearer {tokens[n % len(tokens)]}"},
-            )
-            return status == 200
+        for _ in range(args.rounds):  # alternating: every scenario once per round
+            for name, server, path, tokens in scenarios:
+                runs[name].append(
+                    wrk(
+                        base[server] + path,
+                        tokens=tokens,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        master=procs[server].pid,
+                    )
+                )
+        # create + submit: a pair per iteration, closed loop with 4 connections (the answers carry the id)
+        pids = worker_pids(procs["app"].pid)
+        cpu0 = cpu_seconds(pids)
 
         def create_submit(conn, n):
-            headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
-            born = date(1940, 1, 1) + timedelta(days=(n // 997) % 20000)
-            number = make_id_number("360124", born, n % 997)
-            body = {
-                "program": "dibao",
-                "on_behalf_of": {"name": "王大爷", "id_number": number, "relation": "cadre", "reason": "elderly"},
-                "residence_township_code": "360124100",
-                "residence_address": "民和镇解放街1号",
-                "hukou_township_code": "360124100",
-                "hardship_reason": "年老体弱，无收入",
-                "members": [
-                    {
-                        "name": "王大爷",
-                        "id_number": number,
-                        "relation": "self",
-                        "health": "chronic",
-                        "employment": "unable",
-                    }
-                ],
-                "incomes": [{"category": "pension", "monthly_amount": "200"}],
-            }
-            status, data = loadgen.request(conn, "POST", "/api/v1/applications", headers=headers, body=body)
+            headers = {"Authorization": f"Bearer {access[n % len(access)]}"}
+            status, data = loadgen.request(conn, "POST", "/api/v1/applications", headers=headers, body=proxy_body(n))
             if status != 201:
                 return False
             app_id = json.loads(data)["id"]
             status, _ = loadgen.request(conn, "POST", f"/api/v1/applications/{app_id}/submit", headers=headers)
             return status == 200
 
-        kw = {"connections": args.connections, "seconds": args.seconds}
-        results = [
-            loadgen.run("bare Flask route (baseline)", "127.0.0.1", bare_port, bare, **kw),
-            loadgen.run("GET /api/v1/applications", "127.0.0.1", app_port, read, **kw),
-            loadgen.run("create + submit (2 requests)", "127.0.0.1", app_port, create_submit, **kw),
-        ]
+        pairs = loadgen.run(
+            "create + submit", "127.0.0.1", ports["app"], create_submit, connections=4, seconds=args.seconds, warmup=0
+        )
+        pair_cpu = (cpu_seconds(pids) - cpu0) * 1000 / max(1, pairs.count + pairs.errors)
+        # a fixed rate, then stepping up until p99 crosses 100 ms
+        list_url = base["app"] + "/api/v1/applications?page_size=20"
+        fixed = hey(list_url, token=access[0], rate=100, seconds=args.seconds)
+        capacity, steps = None, []
+        for rate in (100, 150, 200, 250, 300, 400, 500):
+            step = hey(list_url, token=access[1], rate=rate, seconds=max(4.0, args.seconds / 2))
+            steps.append((rate, step))
+            if step.p99 > 100 or step.errors:
+                capacity = rate
+                break
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
+        for proc in procs.values():
+            stop(proc)
         import redis
 
-        redis.Redis.from_url(BROKER).flushdb()  # drop the queued notification tasks
-    base = results[0].rps
+        redis.Redis.from_url(BROKER).flushdb()  # the queued notification tasks and the token versions
+    med = {
+        name: (median([r.rps for r in rs]), median([r.p99 for r in rs]), median([r.cpu_ms_per_request for r in rs]))
+        for name, rs in runs.items()
+    }
     print(
-        f"\ngunicorn -w 2 -k gthread --threads 4; PostgreSQL; Redis broker; {args.connections} connections; "
-        f"{args.seconds:.0f} s per scenario; {os.cpu_count()} CPUs shared with the load generator"
+        f"\ngunicorn -w 2 -k gthread --threads 4 --preload; PostgreSQL; Redis; wrk -t2 -c{args.connections}; "
+        f"{args.seconds:.0f} s x {args.rounds} alternating rounds; medians; {os.cpu_count()} CPUs shared with wrk "
+        "and other work on this machine: compare ratios of the same run"
     )
-    for r in results:
-        print(r.line())
-    read_ratio, write_ratio = results[1].rps / base, results[2].rps * 2 / base
-    print(f"\nreads / bare: {read_ratio:.0%} (target >= 50%)")
-    print(f"create+submit requests / bare: {write_ratio:.0%} (target >= 25%; {results[2].rps:.1f} pairs/s)")
+    for name, rs in runs.items():
+        rps, p99, cpu = med[name]
+        print(
+            f"  {name:34} {rps:8.0f} req/s  p99 {p99:6.1f} ms  CPU {cpu:5.2f} ms/req  "
+            f"errors {sum(r.errors for r in rs)}  (runs: {', '.join(f'{r.rps:.0f}' for r in rs)})"
+        )
     print(
-        f"p99 reads {results[1].pct(99):.1f} ms, create+submit pair {results[2].pct(99):.1f} ms "
-        f"(target <= 100 ms); errors {sum(r.errors for r in results)} (target 0)"
+        f"  {'create + submit (pairs, 4 conn.)':34} {pairs.rps:8.1f} pairs/s  p99 {pairs.pct(99):6.1f} ms  "
+        f"CPU {pair_cpu:5.1f} ms/pair  errors {pairs.errors}"
     )
+    app_list, baseline, bare = (
+        med["app: GET /api/v1/applications"],
+        med["psycopg baseline: applications"],
+        med["bare Flask route"],
+    )
+    ratio = app_list[0] / baseline[0]
+    cpu_ratio = app_list[2] / bare[2] if bare[2] else float("nan")
+    print("\nYardsticks (goal in brackets):")
+    print(f"  reads: application list / psycopg baseline = {ratio:.0%}   [>= 60 %] {'OK' if ratio >= 0.6 else 'BELOW'}")
+    print(
+        f"  CPU per list request: {app_list[2]:.2f} ms = {cpu_ratio:.1f}x bare Flask's {bare[2]:.2f} ms "
+        f"(psycopg baseline {baseline[2]:.2f} ms)   [<= 4x] {'OK' if cpu_ratio <= 4 else 'ABOVE'}"
+    )
+    print(
+        f"  statements: list {counts['GET /api/v1/applications']}, /me {counts['GET /api/v1/me']}, "
+        f"create {counts['create']} [<= 3], submit {counts['submit']} [<= 8]; CPU {pair_cpu:.1f} ms per pair"
+    )
+    print(
+        f"  list at a fixed 100 req/s (hey -q): p50 {fixed.p50:.1f} ms, p99 {fixed.p99:.1f} ms, "
+        f"{fixed.rps:.0f} req/s, errors {fixed.errors}   [p99 <= 100 ms] {'OK' if fixed.p99 <= 100 else 'ABOVE'}"
+    )
+    print(
+        "  capacity (p99 crosses 100 ms): "
+        + (f"at {capacity} req/s" if capacity else f"not reached up to {steps[-1][0]} req/s")
+        + "  ("
+        + ", ".join(f"{rate}/s p99 {s.p99:.0f} ms" for rate, s in steps)
+        + ")"
+    )
+    print("  face: see bench/face_verify.py")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core import crypto, workdays
-from core.accounts import tokens
+from core.accounts import session_cache, tokens
 from core.applications import settings as program_settings
 from core.database import set_task_dispatcher
 from core.exchange import store as exchange_store
@@ -73,6 +73,8 @@ def setup(config: Mapping[str, Any], *, channels: Callable[[str], Any], dispatch
             refresh_ttl_days=config["REFRESH_TOKEN_TTL_DAYS"],
         )
     )
+    session_cache.configure(config.get("AUTH_CACHE_REDIS_URL"), ttl_seconds=config.get("AUTH_CACHE_TTL_SECONDS", 30))
+    session_cache.install_events()
     workdays.load_holiday_file(config["HOLIDAY_FILE"])
     program_settings.configure(default_accept_days=config["DEFAULT_ACCEPT_WORKING_DAYS"])
     storage.configure(config["STORAGE_DIR"])

@@ -13,6 +13,20 @@ class BoundedPaginationParser(FlaskParser):
     """flask-smorest's pagination parser, plus an upper bound on ``page`` (``page_size`` is already
     bounded by the endpoint's maximum, and both by a lower bound of 1)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[type, Any] = {}
+
+    def _get_schema(self, argmap: Any, req: Any) -> Any:
+        """One instance per pagination schema class (flask-smorest passes the class: webargs would build a
+        new schema, deep-copying its fields, on every request). Loading does not change a schema."""
+        if isinstance(argmap, type):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = super()._get_schema(argmap, req)
+            return schema
+        return super()._get_schema(argmap, req)
+
     def parse(self, argmap: Any, req: Any = None, *args: Any, **kwargs: Any) -> Any:
         params = super().parse(argmap, req, *args, **kwargs)
         if params.page > MAX_PAGE:

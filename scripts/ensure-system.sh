@@ -7,6 +7,7 @@
 #   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/browser/test_h5.py)
 #   nginx-light, redis-server: the production topology of the fault suite (tests/faults: nginx in front of
 #     gunicorn, a private Redis the tests stop and start)
+#   wrk, hey: HTTP load generators of bench/api_load.py (closed loop; open loop at a fixed rate with hey -q)
 set -euo pipefail
 need=()
 command -v node >/dev/null || need+=(nodejs)
@@ -16,6 +17,8 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v wrk >/dev/null || need+=(wrk)
+command -v hey >/dev/null || need+=(hey)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -168,6 +168,7 @@ def _clean(app) -> Iterator[None]:
     # current: switch back, or the next test's in-process tasks would run against that app's database
     activate(app)
     _empty_tables(app)
+    region_services.clear_cache()  # a test may have changed regions behind the ORM
 
 
 @pytest.fixture

@@ -168,8 +168,8 @@ def login_tokens(user: User, *, method: str, actor_ip: str | None, user_agent: s
 
 
 def user_roles(user: User) -> list[dict]:
-    rows = db.session.scalars(select(UserRole).where(UserRole.user_id == user.id, UserRole.revoked_at.is_(None)))
-    return [{"role": r.role, "label": REPORTER_ROLES[r.role], "region_code": r.region_code} for r in rows]
+    """The user's active reporter roles: the ones the token check loaded with the user (no query)."""
+    return [{"role": r.role, "label": REPORTER_ROLES[r.role], "region_code": r.region_code} for r in user.roles]
 
 
 def grant_reporter_role(actor: Actor, user: User, role: str, region_code: str) -> UserRole:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from core import clock, crypto
+from core.accounts import session_cache
 from core.accounts.models import AuthSession, RefreshToken, User
 from core.database import db
 from core.errors import AuthenticationFailed
@@ -119,21 +120,26 @@ def decode_access(token: str) -> tuple[User, AuthSession]:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
     if claims.get("typ") != ACCESS_TYPE:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid")
+    sid, sub = str(claims["sid"]), str(claims["sub"])
+    cached, version = session_cache.lookup(sid, sub)
+    if cached is not None:
+        return cached  # checked against the database since the user's last change (core.accounts.session_cache)
     row = (
         db.session.execute(
             select(AuthSession, User)
             .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id == claims["sid"])
+            .where(AuthSession.id == sid)
             .options(joinedload(User.roles))  # one round trip for session, user and reporter roles
         )
         .unique()
         .first()
     )
-    if row is None or row[0].revoked_at is not None or str(row[0].user_id) != claims["sub"]:
+    if row is None or row[0].revoked_at is not None or str(row[0].user_id) != sub:
         raise AuthenticationFailed("登录已失效，请重新登录", code="session_revoked")
     session, user = row
     if not user.is_active:
         raise AuthenticationFailed("账号不可用", code="account_disabled")
+    session_cache.store(version, user, session)
     return user, session
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from core.accounts.models import User
 from core.actor import Actor
@@ -51,10 +52,43 @@ def get_attachment(app: Application, attachment_id: int) -> Attachment:
     return attachment
 
 
+# The materials of an application are read once per unit of work (submit validates them, then the answer
+# lists them): a copy per application id in the session's info, dropped by any flush that writes an
+# attachment and at the end of the transaction.
+MEMO = "attachments_of"
+
+
+def none_yet(app: Application) -> None:
+    """A draft created in this unit of work has no materials: ``attachments_of`` answers without a query."""
+    db.session.info.setdefault(MEMO, {})[app.id] = []
+
+
 def attachments_of(app: Application) -> list[Attachment]:
-    return list(
-        db.session.scalars(select(Attachment).where(Attachment.application_id == app.id).order_by(Attachment.id))
-    )
+    memo = db.session.info.setdefault(MEMO, {})
+    if app.id not in memo or db.session.dirty or db.session.new or db.session.deleted:
+        db.session.flush()  # what the query would autoflush (it may write attachments: the memo is then gone)
+        memo = db.session.info.setdefault(MEMO, {})
+        if app.id not in memo:
+            memo[app.id] = list(
+                db.session.scalars(
+                    select(Attachment).where(Attachment.application_id == app.id).order_by(Attachment.id)
+                )
+            )
+    return list(memo[app.id])
+
+
+@event.listens_for(Session, "after_flush")
+def _attachments_written(session: Session, flush_context: object) -> None:
+    if MEMO in session.info and any(
+        isinstance(obj, Attachment) for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info.pop(MEMO, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: object) -> None:
+    if getattr(transaction, "parent", None) is None:
+        session.info.pop(MEMO, None)
 
 
 def delete_attachment(actor: Actor, user: User, app: Application, attachment_id: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from core.accounts.models import User
@@ -20,7 +20,7 @@ from core.identity import services as identity
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Application]
+    items: list[Any]  # rows with the summary's columns (SUMMARY_COLUMNS)
     total: int
 
 
@@ -58,16 +58,72 @@ def get_for_citizen(user: User, application_id: int) -> Application:
     return app
 
 
+# What a list shows of each application (ApplicationSummary): read as rows, not ORM objects (no identity
+# map, no attribute instrumentation; about half the CPU of the ORM path for a page of 20).
+SUMMARY_COLUMNS = (
+    Application.id,
+    Application.reference,
+    Application.program,
+    Application.status,
+    Application.is_proxy,
+    Application.principal_confirmed,
+    Application.applicant_name,
+    Application.submitted_at,
+    Application.created_at,
+    Application.updated_at,
+)
+
+
+def _list_statements() -> dict[tuple[bool, bool], tuple[Any, Any]]:
+    """(page, count) statements for (verified, status filter), built once with bind parameters: the same
+    conditions as ``_citizen_clause`` (the principal matched by the keyed index of the ID number, which the
+    user row holds already: nothing to decrypt per request). SQLAlchemy's compiled cache does the rest."""
+    unverified_own = and_(
+        Application.created_by_identity_id.is_(None), Application.created_by_user_id == bindparam("user_id")
+    )
+    verified = or_(
+        Application.created_by_identity_id == bindparam("identity_id"),
+        unverified_own,
+        and_(Application.applicant_id_number_bidx == bindparam("id_number_bidx"), Application.status != "draft"),
+    )
+    statements = {}
+    for is_verified in (True, False):
+        for by_status in (True, False):
+            where = [verified if is_verified else unverified_own]
+            if by_status:
+                where.append(Application.status == bindparam("status"))
+            page = (
+                select(*SUMMARY_COLUMNS)
+                .where(*where)
+                .order_by(Application.created_at.desc(), Application.id.desc())
+                .offset(bindparam("offset"))
+                .limit(bindparam("limit"))
+            )
+            statements[is_verified, by_status] = (page, select(func.count(Application.id)).where(*where))
+    return statements
+
+
+_LIST: dict[tuple[bool, bool], tuple[Any, Any]] = {}
+
+
 def list_for_citizen(user: User, *, page: int, page_size: int, status: str | None = None) -> Page:
-    stmt = select(Application).where(_citizen_clause(user))
+    """One page of the citizen's applications (rows with the summary's columns), newest first, and the total.
+    The total needs no second query when the page is not full: it is the rows skipped plus the rows read."""
+    if not _LIST:
+        _LIST.update(_list_statements())
+    verified = identity.is_verified(user)
+    page_stmt, count_stmt = _LIST[verified, bool(status)]
+    offset = (page - 1) * page_size
+    params: dict[str, Any] = {"user_id": user.id, "offset": offset, "limit": page_size}
+    if verified:
+        params |= {"identity_id": user.identity_id, "id_number_bidx": user.id_number_bidx}
     if status:
-        stmt = stmt.where(Application.status == status)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(
-        stmt.order_by(Application.created_at.desc(), Application.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
+        params["status"] = status
+    rows = db.session.execute(page_stmt, params).all()
+    if 0 < len(rows) < page_size or (offset == 0 and not rows):
+        total = offset + len(rows)
+    else:  # a full page (there may be more) or a page past the end
+        total = db.session.scalar(count_stmt, params) or 0
     return Page(list(rows), total)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from core import clock
 from core.accounts.models import User
 from core.actor import Actor
-from core.applications import notify, rules
+from core.applications import attachments, notify, rules
 from core.applications.attachments import attachments_of
 from core.applications.citizen_access import is_creator
 from core.applications.models import (
@@ -83,25 +83,25 @@ def create_draft(
         app.proxy_reason_note = on_behalf_of.get("reason_note")
     else:
         app.applicant_name, app.applicant_id_number, app.applicant_phone = own_name, own_number, user.phone
-    db.session.add(app)
-    db.session.flush()
     if "members" not in fields:
         # start the household with the applicant
         fields = {
             **fields,
             "members": [{"name": app.applicant_name, "id_number": app.applicant_id_number, "relation": "self"}],
         }
-    _apply(app, fields)
-    db.session.flush()
-    household_changed(app)
+    _apply(app, fields)  # on the pending object: its lists start empty, nothing is loaded
+    db.session.add(app)
+    household_changed(app, new=True)  # flushes the application, its household and its authorizations at once
+    attachments.none_yet(app)
     audit.record(actor, "application.create", app, program=program, proxy=app.is_proxy)
     return app
 
 
-_household_listeners: dict[str, Callable[[Application], object]] = {}
+_household_listeners: dict[str, Callable[..., object]] = {}
 
 
-def on_household_change(name: str, listener: Callable[[Application], object]) -> None:
+def on_household_change(name: str, listener: Callable[..., object]) -> None:
+    """``listener(app, new=...)``: ``new`` is True for an application not flushed yet (nothing of it stored)."""
     _household_listeners[name] = listener
 
 
@@ -116,9 +116,9 @@ def adopt_drafts(user: User, identity: Any) -> None:
     )
 
 
-def household_changed(app: Application) -> None:
+def household_changed(app: Application, *, new: bool = False) -> None:
     for listener in _household_listeners.values():
-        listener(app)
+        listener(app, new=new)
 
 
 def _apply(app: Application, fields: dict[str, Any]) -> None:

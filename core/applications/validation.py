@@ -9,10 +9,9 @@ from decimal import Decimal
 
 from core.applications.models import Application
 from core.applications.programs import MATERIALS
-from core.database import db
 from core.households.vocabulary import ASSET_KINDS, EMPLOYMENT, HEALTH, INCOME_CATEGORIES, RELATIONS
 from core.idnumber import validate_id_number
-from core.regions.models import Region
+from core.regions.services import region_facts
 
 NAME_MAX = 50
 LEVEL_NOUNS = {"township": "乡镇（街道）", "village": "村（社区）"}
@@ -28,7 +27,7 @@ def _add(errors: dict, path: tuple[str, ...], message: str) -> None:
 def _region_error(code: str | None, level: str, label: str) -> str | None:
     if not code:
         return f"请选择{label}"
-    region = db.session.get(Region, code)
+    region = region_facts(code)
     if region is None:
         return f"行政区划代码 {code} 不存在"
     if region.level != level:

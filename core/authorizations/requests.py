@@ -28,16 +28,32 @@ ADULT_AGE = 16
 OPEN_STATUSES = ("pending", "verifying", "failed")
 
 
-def plan(app: Application) -> list[AuthorizationRequest]:
+def plan(app: Application, *, new: bool = False) -> list[AuthorizationRequest]:
     """One request per member aged 16+, bound to name and ID; members under 16 are covered by the applicant.
 
-    Re-plans when members change; a new letter version puts unsigned requests on the new text."""
+    Re-plans when members change; a new letter version puts unsigned requests on the new text. ``new``: the
+    application was created in this unit of work (it has no requests yet: nothing to read back)."""
     today = clock.local_today()
     wanted: dict[str, str] = {}
     for member in app.members:
         number, errors = validate_id_number(member.id_number or "")
         if not errors and age_on(number, today) >= ADULT_AGE:
             wanted[number] = (member.name or "").strip()
+    if new:
+        db.session.flush()  # the application and its household: their id is needed
+        created = [
+            AuthorizationRequest(
+                application_id=app.id,
+                member_name=name,
+                member_id_number=number,
+                letter_version=letters.CURRENT_VERSION,
+                status="pending",
+            )
+            for number, name in wanted.items()
+        ]
+        db.session.add_all(created)
+        db.session.flush()
+        return created
     existing = db.session.scalars(
         select(AuthorizationRequest).where(
             AuthorizationRequest.application_id == app.id, AuthorizationRequest.status != "revoked"

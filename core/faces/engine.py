@@ -1,6 +1,6 @@
 """Face verification: the same person as the reference portrait in every frame, and a live head turn.
 
-Uses face_recognition (dlib): HOG detector at 640 px, 128-d encodings, and the 5-point landmark model
+Uses face_recognition (dlib): HOG detector at 640 px (no upsampling), 128-d encodings, and the 5-point landmark model
 (free of the 68-point model's non-commercial training-data restriction) for the head-turn measure:
 the nose tip projected onto the line between the outer eye corners (0.5 = frontal).
 """
@@ -80,17 +80,23 @@ def head_turn(landmarks: dict) -> float | None:
     return float((nose - left) @ axis / norm) if norm else None
 
 
-DETECT_SIDE = 480
+# HOG detection on the decoded 640 px frame without upsampling. Chosen by measurement on the 30 photos of
+# ../shared/data/faces (bench/face_verify.py, issue 15), CPU ms per frame: 640 px upsampled once 97 (the
+# straightforward pipeline), 640 px 24, 560 px 19, 480 px 14, 400 px 10. At 640 px every single-face photo
+# still has exactly one face and the three-person photo still more than one; at 560 px and below that photo
+# shows one face or none (a group photo would pass as one person), at 400 px five single-face photos lose it.
+DETECT_SIDE = 640
+UPSAMPLE = 0
 
 
 def locate(engine: ModuleType, pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """HOG face detection on a 480 px copy (the costliest step scales with the area), boxes mapped back."""
+    """HOG face detection (at most DETECT_SIDE px, no upsampling: the costliest step scales with the area)."""
     height, width = pixels.shape[:2]
     scale = DETECT_SIDE / max(height, width)
     if scale >= 1:
-        return engine.face_locations(pixels, number_of_times_to_upsample=1, model="hog")
+        return engine.face_locations(pixels, number_of_times_to_upsample=UPSAMPLE, model="hog")
     small = np.asarray(Image.fromarray(pixels).resize((round(width * scale), round(height * scale))))
-    boxes = engine.face_locations(small, number_of_times_to_upsample=1, model="hog")
+    boxes = engine.face_locations(small, number_of_times_to_upsample=UPSAMPLE, model="hog")
     return [(round(t / scale), round(r / scale), round(b / scale), round(left / scale)) for t, r, b, left in boxes]
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.database import db
@@ -19,6 +20,65 @@ from core.regions.models import CODE_LENGTH, LEVELS, Region
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
+
+
+# --- the in-process cache of region facts ----------------------------------------------------------
+# Regions change only when the division codes are imported: the hot paths (submit's validation, routing,
+# township names) read their code, name, level and parent from this process's memory. A copy lives at most
+# CACHE_TTL_SECONDS (an import by another process is seen within that time; this process's imports clear
+# it at once). A code not found is never cached (it may be imported next).
+CACHE_TTL_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class RegionFacts:
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+class _Cache:
+    facts: dict[str, tuple[float, RegionFacts]] = {}  # noqa: RUF012 - replaced by clear_cache()
+
+
+def clear_cache() -> None:
+    _Cache.facts = {}
+
+
+@event.listens_for(Region, "after_insert")
+@event.listens_for(Region, "after_update")
+@event.listens_for(Region, "after_delete")
+def _region_written(mapper: object, connection: object, target: Region) -> None:
+    clear_cache()
+
+
+def facts(codes: Iterable[str]) -> dict[str, RegionFacts]:
+    """The known regions among ``codes`` (one query for those not cached, none when all are)."""
+    now = time.monotonic()
+    found: dict[str, RegionFacts] = {}
+    missing = []
+    for code in set(codes):
+        if not code:
+            continue
+        hit = _Cache.facts.get(code)
+        if hit is not None and now - hit[0] <= CACHE_TTL_SECONDS:
+            found[code] = hit[1]
+        else:
+            missing.append(code)
+    if missing:
+        rows = db.session.execute(
+            select(Region.code, Region.name, Region.level, Region.parent_code).where(Region.code.in_(missing))
+        ).all()
+        for row in rows:
+            fact = RegionFacts(row.code, row.name, row.level, row.parent_code)
+            _Cache.facts[row.code] = (now, fact)
+            found[row.code] = fact
+    return found
+
+
+def region_facts(code: str) -> RegionFacts | None:
+    return facts([code]).get(code) if code else None
 
 
 def get_region(code: str) -> Region:
@@ -63,9 +123,9 @@ def search(query: str, *, level: str | None = None, within: str | None = None, l
     return list(db.session.scalars(stmt))
 
 
-def require_level(code: str, level: str, field: str) -> Region:
+def require_level(code: str, level: str, field: str) -> RegionFacts:
     """The region ``code`` must exist and be at ``level``; else a field error."""
-    region = db.session.get(Region, code)
+    region = region_facts(code)
     if region is None:
         raise ValidationFailed(errors={field: [f"行政区划代码 {code} 不存在"]})
     if region.level != level:
@@ -124,6 +184,7 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def upsert_regions(rows: list[dict]) -> int:
     """Insert or update a batch in one statement; returns how many rows changed."""
+    clear_cache()
     if not rows:
         return 0
     dialect = db.session.get_bind().dialect.name
@@ -199,4 +260,4 @@ def names_for(codes: Iterable[str]) -> dict[str, str]:
     codes = set(codes)
     if not codes:
         return {}
-    return dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    return {code: fact.name for code, fact in facts(codes).items()}

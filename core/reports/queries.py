@@ -28,9 +28,17 @@ def get_for_reporter(actor: Actor, report_id: int) -> Report:
 
 
 def list_for_reporter(actor: Actor, *, page: int, page_size: int) -> Page:
-    stmt = select(Report).where(Report.reporter_user_id == actor.id)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(stmt.order_by(Report.id.desc()).offset((page - 1) * page_size).limit(page_size)).all()
+    """One page of the reporter's reports, newest first; no count query when the page is not full (the total
+    is then the rows skipped plus the rows read)."""
+    where = Report.reporter_user_id == actor.id
+    offset = (page - 1) * page_size
+    rows = db.session.scalars(
+        select(Report).where(where).order_by(Report.id.desc()).offset(offset).limit(page_size)
+    ).all()
+    if 0 < len(rows) < page_size or (offset == 0 and not rows):
+        total = offset + len(rows)
+    else:
+        total = db.session.scalar(select(func.count(Report.id)).where(where)) or 0
     return Page(list(rows), total)
 
 
