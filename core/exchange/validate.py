@@ -250,7 +250,8 @@ def check(
             "left(csv_line, 200) AS value FROM csv_rejects"
         )
     errors_sql = (
-        f"SELECT CAST(e.row_no AS BIGINT) AS row_no, e.column_label, e.reason_code, r.reason, e.value FROM ({' UNION ALL '.join(parts)}) e "
+        "SELECT CAST(e.row_no AS BIGINT) AS row_no, e.column_label, e.reason_code, r.reason, e.value "
+        f"FROM ({' UNION ALL '.join(parts)}) e "
         f"JOIN (VALUES {reason_values}) r(code, reason) ON r.code = e.reason_code ORDER BY e.row_no"
     )
     con.execute(f"COPY ({errors_sql}) TO {_lit(errors_path)} (FORMAT parquet, COMPRESSION zstd)").fetchall()
