@@ -278,3 +278,39 @@ def test_officer_uploads_only_for_departments_in_their_region(dept, officer):
             batch_id=None,
         )
     assert SYSTEM.kind == "system"
+
+
+def test_a_large_file_streams_with_a_low_duckdb_memory_limit(dept, officer, tmp_path):
+    """200,000 GBK rows (≈ 12 MB) written and read in chunks, checked under a 64 MB DuckDB limit (it spills)."""
+    import resource
+
+    path = tmp_path / "big.csv"
+    from datetime import timedelta
+
+    numbers = [make_id_number("360124", date(1950, 1, 1) + timedelta(days=i), 1) for i in range(2000)]
+    with open(path, "wb") as fh:
+        fh.write("身份证号,姓名,死亡日期\r\n".encode("gbk"))
+        for block in range(100):
+            lines = "".join(f"{numbers[i]},张三{block},2026-03-{1 + block % 28:02d}\n" for i in range(2000))
+            fh.write(lines.encode("gbk"))
+    saved = store.settings().memory_limit
+    store.settings().memory_limit = "64MB"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        load = ingest.start_file_load(
+            officer,
+            category="deaths",
+            path=str(path),
+            filename="big.csv",
+            department_id=dept.id,
+            client_id=None,
+            batch_id=None,
+        )
+        commit()
+    finally:
+        store.settings().memory_limit = saved
+    db.session.refresh(load)
+    assert load.status == "completed", load.message
+    assert (load.rows_total, load.rows_accepted) == (200_000, 200_000)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 400, grown_mib
