@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import access, clock
@@ -263,27 +264,32 @@ def install_defaults(actor: Actor) -> list[str]:
     for spec in defaults.DEFAULT_CATEGORIES:
         if spec["code"] in existing:
             continue
-        category = DataCategory(
-            code=spec["code"],
-            name=spec["name"],
-            department_kind=spec["department_kind"],
-            load_rule=spec["load_rule"],
-            refresh_days=spec["refresh_days"],
-            retention_days=spec["retention_days"],
-            current_version=1,
-        )
-        db.session.add(category)
-        db.session.flush()
-        db.session.add(
-            CategorySchema(
-                category_id=category.id,
-                version=1,
-                columns=spec["columns"],
-                id_column="id_number",
-                date_column=spec["date_column"],
-                created_by=actor.label[:40],
-            )
-        )
+        try:  # two requests installing at once: the unique code lets one win, the other skips it
+            with db.session.begin_nested():
+                category = DataCategory(
+                    code=spec["code"],
+                    name=spec["name"],
+                    department_kind=spec["department_kind"],
+                    load_rule=spec["load_rule"],
+                    refresh_days=spec["refresh_days"],
+                    retention_days=spec["retention_days"],
+                    current_version=1,
+                )
+                db.session.add(category)
+                db.session.flush()
+                db.session.add(
+                    CategorySchema(
+                        category_id=category.id,
+                        version=1,
+                        columns=spec["columns"],
+                        id_column="id_number",
+                        date_column=spec["date_column"],
+                        created_by=actor.label[:40],
+                    )
+                )
+                db.session.flush()
+        except IntegrityError:
+            continue
         added.append(spec["code"])
     if added:
         db.session.flush()

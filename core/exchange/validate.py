@@ -329,6 +329,6 @@ def _fix_row_numbers(con: Any, source: Any) -> None:
     ).fetchall()
     con.execute(
         "UPDATE checked SET row_no = checked.row_no + s.shift FROM ("
-        "SELECT c.row_no AS rn, max(r.shift) AS shift FROM checked c JOIN reject_shift r ON r.pos <= c.row_no "
+        "SELECT c.row_no AS rn, max(r.shift) AS shift FROM checked c JOIN reject_shift r ON r.pos < c.row_no "
         "GROUP BY c.row_no) s WHERE checked.row_no = s.rn"
     ).fetchall()
