@@ -72,8 +72,18 @@ def _lit(value: str) -> str:
 
 
 def _check_digit_sql(s: str) -> str:
-    terms = " + ".join(f"(ord(substr({s}, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(WEIGHTS))
-    return f"substr({_lit(CHECK_CHARS)}, (({terms}) % 11) + 1, 1)"
+    """GB 11643 check character of the first 17 digits of the text ``s``."""
+    return _check_digit_int(f"CAST(substr({s}, 1, 17) AS BIGINT)")
+
+
+def _check_digit_int(n: str) -> str:
+    """The check character of a 17-digit number ``n`` (a BIGINT column), in integer arithmetic (much
+    faster than 17 substrings): digit i is (n // 10^(16-i)) % 10."""
+    terms = " + ".join(f"(({n} // {10 ** (16 - i)}) % 10) * {w}" for i, w in enumerate(WEIGHTS))
+    return f"substr({_lit(CHECK_CHARS)}, CAST((({terms}) % 11) + 1 AS INTEGER), 1)"
+
+
+PROVINCE_MASK = "".join("1" if f"{i:02d}" in PROVINCE_CODES else "0" for i in range(100))
 
 
 def _clean(expr: str, *, full_width: bool = True) -> str:
@@ -172,7 +182,7 @@ def check(
         t, n = f"t_{c.key}", f"n_{c.key}"
         missing = _lit("required") if c.required else "NULL"
         if c.key == id_col:
-            u = f"upper({t})"
+            u = t  # cleaned and upper-cased in the first step
             s17 = f"(substr({u}, 1, 6) || '19' || substr({u}, 7, 9))"
             normalized.append(
                 f"CASE WHEN length({u}) = 18 AND regexp_full_match({u}, '[0-9]{{17}}[0-9X]') THEN {u} "
@@ -180,16 +190,21 @@ def check(
                 f"AND try_strptime(substr({s17}, 7, 8), '%Y%m%d') IS NOT NULL "
                 f"THEN {s17} || {_check_digit_sql(s17)} END AS {n}"
             )
-            provinces = ", ".join(_lit(p) for p in sorted(PROVINCE_CODES))
+            # the first 17 digits of an 18-character number as a BIGINT, once (the check digit uses it)
+            normalized.append(
+                f"CASE WHEN length({u}) = 18 THEN try_cast(substr({u}, 1, 17) AS BIGINT) END AS k_{c.key}"
+            )
             birth = f"CAST(try_strptime(substr({n}, 7, 8), '%Y%m%d') AS DATE)"
             error_sql = (
                 f"CASE WHEN {t} IS NULL THEN 'id_missing' "
                 f"WHEN {n} IS NULL AND length({t}) = 15 AND regexp_full_match({t}, '[0-9]{{15}}') THEN 'id15_birth' "
                 f"WHEN {n} IS NULL THEN 'id_format' "
-                f"WHEN substr({n}, 1, 2) NOT IN ({provinces}) THEN 'id_province' "
+                f"WHEN substr({_lit(PROVINCE_MASK)}, CAST(substr({n}, 1, 2) AS INTEGER) + 1, 1) <> '1' "
+                "THEN 'id_province' "
                 f"WHEN coalesce(NOT ({birth} BETWEEN DATE '1880-01-01' AND DATE {_lit(today.isoformat())}), true) "
                 "THEN 'id_birth' "
-                f"WHEN {_check_digit_sql(n)} <> substr({n}, 18, 1) THEN 'id_check' END"
+                f"WHEN k_{c.key} IS NOT NULL AND {_check_digit_int(f'k_{c.key}')} <> substr({n}, 18, 1) "
+                "THEN 'id_check' END"
             )
         elif c.type == "date":
             normalized.append(f"{_date_sql(t)} AS {n}")
@@ -213,23 +228,19 @@ def check(
     typed = keys
     any_error = " OR ".join(f"e_{k} IS NOT NULL" for k in keys)
     # the value as sent is kept only where the row is wrong (the error report shows it)
-    keep_raw = ", ".join(f"CASE WHEN NOT ok THEN r_{k} END AS r_{k}" for k in keys)
+    ok = f"NOT ({any_error})"
     n_cols = ", ".join(f"n_{k}" for k in keys)
-    e_cols = ", ".join(f"e_{k}" for k in keys)
     r_cols = ", ".join(f"r_{k}" for k in keys)
     t_cols = ", ".join(f"t_{k}" for k in keys)
     # materialized steps, so that no expression is evaluated again where a later one refers to it
-    # (DuckDB would inline the cleaned value into every reference): cleaned, normalized, errors, verdict
+    # (DuckDB would inline the cleaned value into every reference): cleaned, normalized, errors
     steps = (
         f"CREATE TEMP TABLE staged AS SELECT __rec AS row_no, {r_cols}, {', '.join(cleaned)} "
         f"FROM (SELECT __rec, {', '.join(raws)} FROM {from_sql})",
         f"CREATE TEMP TABLE normed AS SELECT row_no, {r_cols}, {t_cols}, {', '.join(normalized)} FROM staged",
         "DROP TABLE staged",
-        f"CREATE TEMP TABLE errs AS SELECT row_no, {r_cols}, {n_cols}, {', '.join(error_exprs)} FROM normed",
+        f"CREATE TEMP TABLE checked AS SELECT row_no, {r_cols}, {n_cols}, {', '.join(error_exprs)} FROM normed",
         "DROP TABLE normed",
-        f"CREATE TEMP TABLE checked AS SELECT row_no, {n_cols}, {e_cols}, ok, {keep_raw} FROM ("
-        f"SELECT *, NOT ({any_error}) AS ok FROM errs)",
-        "DROP TABLE errs",
     )
     try:
         for step in steps:
@@ -242,12 +253,12 @@ def check(
     value_cols = ", ".join(f"n_{k}" for k in typed)
     con.execute(
         "CREATE TEMP TABLE dup_groups AS SELECT h FROM ("
-        f"SELECT hash({value_cols}) AS h FROM checked WHERE ok) GROUP BY h HAVING count(*) > 1"
+        f"SELECT hash({value_cols}) AS h FROM checked WHERE {ok}) GROUP BY h HAVING count(*) > 1"
     ).fetchall()
     con.execute(
         "CREATE TEMP TABLE dups AS SELECT row_no, first_row FROM ("
         f"SELECT row_no, min(row_no) OVER (PARTITION BY {value_cols}) AS first_row FROM checked "
-        f"WHERE ok AND hash({value_cols}) IN (SELECT h FROM dup_groups)) WHERE row_no <> first_row"
+        f"WHERE {ok} AND hash({value_cols}) IN (SELECT h FROM dup_groups)) WHERE row_no <> first_row"
     ).fetchall()
     # accepted rows → Parquet parts
     data_cols = [c for c in schema.columns if c.key != id_col]
@@ -258,7 +269,7 @@ def check(
         f"CAST({int(load_id)} AS BIGINT) AS load_id",
         "CAST(row_no AS BIGINT) AS row_no",
     ] + [f"n_{c.key} AS {_q(c.key)}" for c in data_cols]
-    accepted_sql = f"SELECT {', '.join(out_cols)} FROM checked WHERE ok AND row_no NOT IN (SELECT row_no FROM dups)"
+    accepted_sql = f"SELECT {', '.join(out_cols)} FROM checked WHERE {ok} AND row_no NOT IN (SELECT row_no FROM dups)"
     con.execute(
         f"COPY ({accepted_sql}) TO {_lit(out_dir)} (FORMAT parquet, COMPRESSION zstd, "
         f"FILENAME_PATTERN 'part-{{i}}', FILE_SIZE_BYTES {_lit(part_bytes)}, OVERWRITE_OR_IGNORE true)"
@@ -289,8 +300,8 @@ def check(
     # counts
     result = CheckResult()
     total, ok_rows, min_d, max_d = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE ok), min({date_expr}) FILTER (WHERE ok), "
-        f"max({date_expr}) FILTER (WHERE ok) FROM checked"
+        f"SELECT count(*), count(*) FILTER (WHERE {ok}), min({date_expr}) FILTER (WHERE {ok}), "
+        f"max({date_expr}) FILTER (WHERE {ok}) FROM checked"
     ).fetchall()[0]
     dup_count = con.execute("SELECT count(*) FROM dups").fetchall()[0][0]
     malformed = con.execute("SELECT count(*) FROM csv_rejects").fetchall()[0][0] if _has_rejects(con, source) else 0
