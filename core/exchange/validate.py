@@ -170,34 +170,38 @@ def check(
     raws = [
         (f"CAST({_q(found[k])} AS VARCHAR)" if k in found else "CAST(NULL AS VARCHAR)") + f" AS r_{k}" for k in keys
     ]
-    # free text and codes keep their characters; ID numbers, dates and numbers are made ASCII
+    # free text and codes keep their characters; ID numbers (upper-cased), dates and numbers are made ASCII
     cleaned = [
-        f"{_clean(f'r_{c.key}', full_width=c.key == schema.id_column or c.type != 'varchar')} AS t_{c.key}"
+        (f"upper({_clean(f'r_{c.key}')})" if c.key == id_col else _clean(f"r_{c.key}", full_width=c.type != "varchar"))
+        + f" AS t_{c.key}"
         for c in schema.columns
     ]
+    # normalized values and the few facts about the cleaned text the errors need (so that the error step
+    # copies no text but the normalized values)
     normalized: list[str] = []
     error_exprs: list[str] = []
     errors: list[tuple[str, str]] = []  # (error column, label)
     for c in schema.columns:
-        t, n = f"t_{c.key}", f"n_{c.key}"
+        t, n, empty = f"t_{c.key}", f"n_{c.key}", f"z_{c.key}"
+        normalized.append(f"{t} IS NULL AS {empty}")
         missing = _lit("required") if c.required else "NULL"
         if c.key == id_col:
-            u = t  # cleaned and upper-cased in the first step
-            s17 = f"(substr({u}, 1, 6) || '19' || substr({u}, 7, 9))"
+            s17 = f"(substr({t}, 1, 6) || '19' || substr({t}, 7, 9))"
+            old15 = f"(length({t}) = 15 AND regexp_full_match({t}, '[0-9]{{15}}'))"
             normalized.append(
-                f"CASE WHEN length({u}) = 18 AND regexp_full_match({u}, '[0-9]{{17}}[0-9X]') THEN {u} "
-                f"WHEN length({u}) = 15 AND regexp_full_match({u}, '[0-9]{{15}}') "
-                f"AND try_strptime(substr({s17}, 7, 8), '%Y%m%d') IS NOT NULL "
+                f"CASE WHEN length({t}) = 18 AND regexp_full_match({t}, '[0-9]{{17}}[0-9X]') THEN {t} "
+                f"WHEN {old15} AND try_strptime(substr({s17}, 7, 8), '%Y%m%d') IS NOT NULL "
                 f"THEN {s17} || {_check_digit_sql(s17)} END AS {n}"
             )
             # the first 17 digits of an 18-character number as a BIGINT, once (the check digit uses it)
             normalized.append(
-                f"CASE WHEN length({u}) = 18 THEN try_cast(substr({u}, 1, 17) AS BIGINT) END AS k_{c.key}"
+                f"CASE WHEN length({t}) = 18 THEN try_cast(substr({t}, 1, 17) AS BIGINT) END AS k_{c.key}"
             )
+            normalized.append(f"{old15} AS o_{c.key}")
             birth = f"CAST(try_strptime(substr({n}, 7, 8), '%Y%m%d') AS DATE)"
             error_sql = (
-                f"CASE WHEN {t} IS NULL THEN 'id_missing' "
-                f"WHEN {n} IS NULL AND length({t}) = 15 AND regexp_full_match({t}, '[0-9]{{15}}') THEN 'id15_birth' "
+                f"CASE WHEN {empty} THEN 'id_missing' "
+                f"WHEN {n} IS NULL AND o_{c.key} THEN 'id15_birth' "
                 f"WHEN {n} IS NULL THEN 'id_format' "
                 f"WHEN substr({_lit(PROVINCE_MASK)}, CAST(substr({n}, 1, 2) AS INTEGER) + 1, 1) <> '1' "
                 "THEN 'id_province' "
@@ -209,37 +213,35 @@ def check(
         elif c.type == "date":
             normalized.append(f"{_date_sql(t)} AS {n}")
             error_sql = (
-                f"CASE WHEN {t} IS NULL THEN {missing} WHEN {n} IS NULL THEN 'date_format' "
+                f"CASE WHEN {empty} THEN {missing} WHEN {n} IS NULL THEN 'date_format' "
                 f"WHEN {n} < DATE '1900-01-01' OR {n} > DATE '2100-12-31' THEN 'date_range' END"
             )
         elif c.type in ("integer", "decimal"):
             normalized.append(f"try_cast(replace({t}, ',', '') AS {c.sql_type}) AS {n}")
-            error_sql = f"CASE WHEN {t} IS NULL THEN {missing} WHEN {n} IS NULL THEN 'number' END"
+            error_sql = f"CASE WHEN {empty} THEN {missing} WHEN {n} IS NULL THEN 'number' END"
         elif c.codes:
             whens = " ".join(f"WHEN {t} = {_lit(k)} THEN {_lit(k)}" for k in c.codes)
             whens += " " + " ".join(f"WHEN {t} = {_lit(v)} THEN {_lit(k)}" for k, v in c.codes.items())
             normalized.append(f"CASE {whens} END AS {n}")
-            error_sql = f"CASE WHEN {t} IS NULL THEN {missing} WHEN {n} IS NULL THEN 'code' END"
+            error_sql = f"CASE WHEN {empty} THEN {missing} WHEN {n} IS NULL THEN 'code' END"
         else:
             normalized.append(f"{t} AS {n}")
-            error_sql = f"CASE WHEN {t} IS NULL THEN {missing} WHEN length({t}) > {MAX_TEXT} THEN 'too_long' END"
+            error_sql = f"CASE WHEN {empty} THEN {missing} WHEN length({n}) > {MAX_TEXT} THEN 'too_long' END"
         error_exprs.append(f"{error_sql} AS e_{c.key}")
         errors.append((f"e_{c.key}", c.label))
     typed = keys
     any_error = " OR ".join(f"e_{k} IS NOT NULL" for k in keys)
-    # the value as sent is kept only where the row is wrong (the error report shows it)
     ok = f"NOT ({any_error})"
     n_cols = ", ".join(f"n_{k}" for k in keys)
     r_cols = ", ".join(f"r_{k}" for k in keys)
-    t_cols = ", ".join(f"t_{k}" for k in keys)
-    # materialized steps, so that no expression is evaluated again where a later one refers to it
-    # (DuckDB would inline the cleaned value into every reference): cleaned, normalized, errors
+    # materialized steps, so that no expression is evaluated again where a later one refers to it (DuckDB
+    # would inline a cleaned value into every reference): the text as sent and cleaned (kept until the
+    # error report has taken the values of the rejected rows), normalized values, errors
     steps = (
-        f"CREATE TEMP TABLE staged AS SELECT __rec AS row_no, {r_cols}, {', '.join(cleaned)} "
+        f"CREATE TEMP TABLE staged AS SELECT __rec, {r_cols}, {', '.join(cleaned)} "
         f"FROM (SELECT __rec, {', '.join(raws)} FROM {from_sql})",
-        f"CREATE TEMP TABLE normed AS SELECT row_no, {r_cols}, {t_cols}, {', '.join(normalized)} FROM staged",
-        "DROP TABLE staged",
-        f"CREATE TEMP TABLE checked AS SELECT row_no, {r_cols}, {n_cols}, {', '.join(error_exprs)} FROM normed",
+        f"CREATE TEMP TABLE normed AS SELECT __rec, {', '.join(normalized)} FROM staged",
+        f"CREATE TEMP TABLE checked AS SELECT __rec, __rec AS row_no, {n_cols}, {', '.join(error_exprs)} FROM normed",
         "DROP TABLE normed",
     )
     try:
@@ -276,9 +278,14 @@ def check(
     ).fetchall()
     # rejected rows → the error file (one line per row and column)
     reason_values = ", ".join(f"({_lit(k)}, {_lit(v)})" for k, v in REASONS.items())
+    con.execute(
+        f"CREATE TEMP TABLE rejected AS SELECT c.row_no, {', '.join(e for e, _ in errors)}, {r_cols} "
+        f"FROM checked c JOIN staged s ON s.__rec = c.__rec WHERE ({any_error})"
+    ).fetchall()
+    con.execute("DROP TABLE staged").fetchall()
     per_column = " UNION ALL ".join(
         f"SELECT row_no, {_lit(label)} AS column_label, {e} AS reason_code, r_{e[2:]} AS value "
-        f"FROM checked WHERE {e} IS NOT NULL"
+        f"FROM rejected WHERE {e} IS NOT NULL"
         for e, label in errors
     )
     dup_rows = (
