@@ -171,10 +171,13 @@ def check(
         (f"CAST({_q(found[k])} AS VARCHAR)" if k in found else "CAST(NULL AS VARCHAR)") + f" AS r_{k}" for k in keys
     ]
     # free text and codes keep their characters; ID numbers (upper-cased), dates and numbers are made ASCII
+    # (free text is trimmed where it is used: storing a second copy costs more than trimming twice)
+    plain = {c.key for c in schema.columns if c.key != id_col and c.type == "varchar" and not c.codes}
     cleaned = [
         (f"upper({_clean(f'r_{c.key}')})" if c.key == id_col else _clean(f"r_{c.key}", full_width=c.type != "varchar"))
         + f" AS t_{c.key}"
         for c in schema.columns
+        if c.key not in plain
     ]
     # normalized values and the few facts about the cleaned text the errors need (so that the error step
     # copies no text but the normalized values)
@@ -182,7 +185,8 @@ def check(
     error_exprs: list[str] = []
     errors: list[tuple[str, str]] = []  # (error column, label)
     for c in schema.columns:
-        t, n, empty = f"t_{c.key}", f"n_{c.key}", f"z_{c.key}"
+        t = _clean(f"r_{c.key}", full_width=False) if c.key in plain else f"t_{c.key}"
+        n, empty = f"n_{c.key}", f"z_{c.key}"
         normalized.append(f"{t} IS NULL AS {empty}")
         missing = _lit("required") if c.required else "NULL"
         if c.key == id_col:
@@ -238,7 +242,7 @@ def check(
     # would inline a cleaned value into every reference): the text as sent and cleaned (kept until the
     # error report has taken the values of the rejected rows), normalized values, errors
     steps = (
-        f"CREATE TEMP TABLE staged AS SELECT __rec, {r_cols}, {', '.join(cleaned)} "
+        f"CREATE TEMP TABLE staged AS SELECT __rec, {r_cols}{''.join(', ' + x for x in cleaned)} "
         f"FROM (SELECT __rec, {', '.join(raws)} FROM {from_sql})",
         f"CREATE TEMP TABLE normed AS SELECT __rec, {', '.join(normalized)} FROM staged",
         f"CREATE TEMP TABLE checked AS SELECT __rec, __rec AS row_no, {n_cols}, {', '.join(error_exprs)} FROM normed",
