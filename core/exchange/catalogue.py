@@ -493,3 +493,27 @@ def category_view(actor: Actor, code: str) -> dict[str, Any]:
         "department_kind": DEPARTMENT_KINDS.get(category.department_kind, category.department_kind),
         "load_rule": defaults.LOAD_RULES.get(category.load_rule, category.load_rule),
     }
+
+
+def load_summary(load: DataLoad) -> dict[str, Any]:
+    """A load as the department API and the CLI report it (no personal data)."""
+    category = db.session.get(DataCategory, load.category_id)
+    return {
+        "load_id": load.id,
+        "category": category.code if category else None,
+        "batch_id": load.batch_id,
+        "status": load.status,
+        "status_label": LOAD_STATUSES.get(load.status, load.status),
+        "stage": load.stage,
+        "progress": load.progress,
+        "rows_total": load.rows_total,
+        "rows_accepted": load.rows_accepted,
+        "rows_rejected": load.rows_rejected,
+        "rejected_by_reason": load.rejected_by_reason or {},
+        "min_effective_date": load.min_effective_date.isoformat() if load.min_effective_date else None,
+        "max_effective_date": load.max_effective_date.isoformat() if load.max_effective_date else None,
+        "sha256": load.sha256,
+        "message": load.message,
+        "created_at": load.created_at.isoformat() if load.created_at else None,
+        "finished_at": load.finished_at.isoformat() if load.finished_at else None,
+    }

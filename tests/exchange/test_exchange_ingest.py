@@ -10,7 +10,7 @@ import pytest
 from core.actor import SYSTEM, Actor
 from core.database import commit, db
 from core.errors import Conflict, PermissionDenied, ValidationFailed
-from core.exchange import ingest, store
+from core.exchange import catalogue, ingest, store
 from core.exchange.catalogue import DataLoad
 from core.idnumber import check_digit, make_id_number
 from tests.exchange import factory
@@ -90,6 +90,8 @@ def test_push_batch_is_checked_stored_and_a_retry_is_harmless(dept):
         )
     assert "batch_id" in err.value.errors
     assert store.current_paths("deaths") == store.load_files(load.storage_path)
+    summary = catalogue.load_summary(load)
+    assert summary["rejected_by_reason"] == {"id_check": 1, "duplicate": 1} and summary["category"] == "deaths"
 
 
 def test_push_limits_and_scope(dept):
