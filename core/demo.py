@@ -22,6 +22,7 @@ from core.casework import services as casework
 from core.casework.models import Case
 from core.database import db
 from core.exchange import catalogue as exchange_catalogue
+from core.exchange import demo as exchange_demo
 from core.identity import services as identity
 from core.identity.providers import ConsoleIdentityService
 from core.idnumber import make_id_number
@@ -143,6 +144,8 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
     if db.session.scalar(select(PaymentRoll.id).where(PaymentRoll.county_code == DEMO_COUNTY).limit(1)) is None:
         say("payment rolls: this month's locked by two officers, next month's drafted")
         done.append(_demo_rolls())
+    say("department exchange: a department, its key and a pushed cremation of a recipient")
+    done.extend(exchange_demo.load(DEMO_COUNTY, "360124100"))
     if db.session.scalar(select(Report.id).limit(1)) is None:
         say("a report from the grid worker")
         reports.create_report(

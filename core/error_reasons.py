@@ -194,15 +194,48 @@ DOMAIN: dict[str, Reason] = {
     # idempotency keys (core/idempotency)
     "idempotency_key_reused": _r(422, "该 Idempotency-Key 已用于另一个不同的请求"),
     "idempotency_in_progress": _r(409, "相同的请求正在处理中，请稍后查看结果"),
+    # department exchange: signed calls (core/exchange/signing.py, clients.py) and events
+    "signature_missing": _r(401, "请求未签名或签名参数格式不正确"),
+    "signature_invalid": _r(401, "签名校验失败"),
+    "signature_expired": _r(401, "签名时间与服务器时间相差超过5分钟"),
+    "signature_replayed": _r(401, "该请求已处理过（nonce 重复），请重新签名后发送"),
+    "digest_mismatch": _r(401, "请求体与 Content-Digest 不一致"),
+    "client_unknown": _r(401, "接入凭证无效或已吊销"),
+    "category_not_allowed": _r(403, "该接入系统无权报送此类数据"),
+    "load_not_found": _r(404, "未找到该批次"),
+    "department_not_found": _r(404, "未找到该部门"),
+    "department_exists": _r(409, "部门代码已存在"),
+    "client_not_found": _r(404, "未找到该接入系统"),
+    "client_revoked": _r(409, "该接入系统已吊销"),
+    # warnings (core/warnings)
+    "warning_not_found": _r(404, "未找到该预警"),
+    "warning_not_open": _r(409, "该预警已核查"),
+    "warning_not_confirmed": _r(409, "只有核实属实的预警可以处置"),
 }
 
 REASONS: dict[str, Reason] = {**GENERIC, **DOMAIN}
 
 # Reasons every secured operation may answer with (a missing, invalid or ended log-in).
 AUTH_REASONS = ("unauthenticated", "token_invalid", "token_expired", "session_revoked", "account_disabled")
+# Reasons every signed department call may answer with (core/exchange/signing.py).
+SIGNATURE_REASONS = (
+    "signature_missing",
+    "signature_invalid",
+    "signature_expired",
+    "signature_replayed",
+    "digest_mismatch",
+    "client_unknown",
+)
 # Portal-only reasons: raised in core/ for officers, never by the mini-program API (left out of its enum).
 PORTAL_ONLY = frozenset(
     {
+        "department_not_found",
+        "department_exists",
+        "client_not_found",
+        "client_revoked",
+        "warning_not_found",
+        "warning_not_open",
+        "warning_not_confirmed",
         "officer_not_found",
         "login_failed",
         "account_locked",

@@ -53,6 +53,13 @@ class AuthenticationFailed(DomainError):
     message = "登录已失效，请重新登录"
 
 
+class SignatureFailed(AuthenticationFailed):
+    """A department's signed call is refused (core/exchange/signing.py); ``code`` says why."""
+
+    code = "signature_invalid"
+    message = "签名校验失败"
+
+
 class PermissionDenied(DomainError):
     status = 403
     code = "forbidden"

@@ -44,7 +44,19 @@ def init_api(app: Flask) -> Api:
                 ),
             },
             "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    "departmentSignature": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "Signature",
+                        "description": (
+                            "Department systems only (/api/v1/exchange): an RFC 9421 HTTP message signature, "
+                            "HMAC-SHA256 or HMAC-SM3 over @method, @path, @query and Content-Digest, with "
+                            "`created` (±300 s) and a single-use `nonce` in `Signature-Input`. See docs/exchange.md."
+                        ),
+                    },
+                }
             },
             "security": [{"bearerAuth": []}],
             "extra_plugins": [ContractPlugin()],
@@ -56,6 +68,7 @@ def init_api(app: Flask) -> Api:
     from miniprogram_api.auth.routes import blp as auth_blp
     from miniprogram_api.authorizations.routes import blp as authorizations_blp
     from miniprogram_api.cases.routes import blp as cases_blp
+    from miniprogram_api.exchange.routes import blp as exchange_blp
     from miniprogram_api.me.routes import blp as me_blp
     from miniprogram_api.me_benefits.routes import blp as me_benefits_blp
     from miniprogram_api.me_transfers.routes import blp as me_transfers_blp
@@ -75,6 +88,7 @@ def init_api(app: Flask) -> Api:
         applications_blp,
         reports_blp,
         authorizations_blp,
+        exchange_blp,
     ]
     if app.config["DEMO_ENDPOINTS_ENABLED"]:
         blueprints.append(cases_blp)

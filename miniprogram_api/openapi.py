@@ -92,7 +92,10 @@ class ContractPlugin(BasePlugin):
         for parameter in parameters:
             if isinstance(parameter, dict):
                 _describe_pagination(parameter)
-        if operation.get("security") != []:
+        security = operation.get("security")
+        if security == [{"departmentSignature": []}]:
+            reasons += error_reasons.SIGNATURE_REASONS
+        elif security != []:
             reasons += error_reasons.AUTH_REASONS
         if "requestBody" in operation or any(
             isinstance(p, dict) and p.get("in") in ("query", "header") for p in parameters

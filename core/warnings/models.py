@@ -40,6 +40,9 @@ class RiskWarning(db.Model):
     township_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     county_code: Mapped[str] = mapped_column(String(6))
     summary: Mapped[str] = mapped_column(String(300))
+    # what the hit rests on (a department's event id, a record's key): a warning closed as dismissed or
+    # handled is not raised again from the same record, but is from a new one
+    fingerprint: Mapped[str] = mapped_column(String(64))
     evidence: Mapped[list | None] = mapped_column(JSON)  # the rows that caused it (category, load, row, fields)
     values: Mapped[dict | None] = mapped_column(JSON)  # computed values (amounts, dates, ratios)
     event_date: Mapped[date | None] = mapped_column(Date)  # when it happened (a death's date)
@@ -56,4 +59,5 @@ class RiskWarning(db.Model):
     __table_args__ = (
         Index("ix_warnings_county_status_reason", "county_code", "status", "reason"),
         Index("ix_warnings_township_status", "township_code", "status"),
+        Index("ix_warnings_bidx_reason", "id_number_bidx", "reason", "fingerprint"),
     )

@@ -126,6 +126,7 @@ def upgrade():
         sa.Column("township_code", sa.String(length=12), nullable=False),
         sa.Column("county_code", sa.String(length=6), nullable=False),
         sa.Column("summary", sa.String(length=300), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=True),
         sa.Column("values", sa.JSON(), nullable=True),
         sa.Column("event_date", sa.Date(), nullable=True),
@@ -161,10 +162,14 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_warnings_id_number_l4"), ["id_number_l4"], unique=False)
         batch_op.create_index(batch_op.f("ix_warnings_person_id"), ["person_id"], unique=False)
         batch_op.create_index("ix_warnings_township_status", ["township_code", "status"], unique=False)
+        batch_op.create_index(
+            "ix_warnings_bidx_reason", ["id_number_bidx", "reason", "fingerprint"], unique=False
+        )
 
 
 def downgrade():
     with op.batch_alter_table("warnings", schema=None) as batch_op:
+        batch_op.drop_index("ix_warnings_bidx_reason")
         batch_op.drop_index("ix_warnings_township_status")
         batch_op.drop_index(batch_op.f("ix_warnings_person_id"))
         batch_op.drop_index(batch_op.f("ix_warnings_id_number_l4"))
