@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core import clock, idnumber, pii
 from core.actor import Actor
-from core.audit import services as audit
 from core.applications.programs import PROGRAMS
+from core.audit import services as audit
 from core.database import db
 from core.errors import ValidationFailed
 from core.exchange.clients import Caller, require_category
