@@ -5,6 +5,7 @@
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
 #   nodejs, npm: the generated TypeScript client of the OpenAPI contract is compiled (contract/, openapi-typescript)
 #   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/browser/test_h5.py)
+#   openjdk-17-jre-headless: Java for the local Apache Spark of the bulk engine's test (tests/checks, marker spark)
 #   nginx-light, redis-server: the production topology of the fault suite (tests/faults: nginx in front of
 #     gunicorn, a private Redis the tests stop and start)
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
