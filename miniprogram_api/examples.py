@@ -140,6 +140,7 @@ CREATE_IN = {
     "residence_address": ADDRESS,
     "hukou_township_code": TOWNSHIP,
     "hardship_reason": "本人患重病，无劳动能力，家庭收入低",
+    "economic_check": None,
     "applicant_phone": PHONE,
     "members": MEMBERS,
     "incomes": INCOMES,
@@ -212,7 +213,17 @@ APPLICATION_OUT = {
     ],
     "attachments": [ATTACHMENT_OUT],
 }
-SUBMITTED_OUT = {**APPLICATION_OUT, "status": "submitted", "status_label": "已提交，待受理", "submitted_at": NOW}
+SUBMITTED_OUT = {
+    **APPLICATION_OUT,
+    "status": "submitted",
+    "status_label": "已提交，待受理",
+    "submitted_at": NOW,
+    "economic_check": {
+        "status": "done",
+        "summary": "家庭经济状况核对已完成，工作人员将结合入户调查情况继续审核。",
+        "finished_at": NOW,
+    },
+}
 WITHDRAWN_OUT = {**APPLICATION_OUT, "status": "withdrawn", "status_label": "已撤回", "submitted_at": NOW}
 WITHDRAW_IN = {"reason": "家庭收入已增加，暂不需要"}
 CORRECTION_IN = {"text": "已补充上传户口簿首页和本人页", "attachment_ids": [15, 16]}
