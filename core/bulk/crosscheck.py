@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import access, clock
 from core.actor import SYSTEM, Actor
@@ -53,8 +53,9 @@ CATEGORY_LABELS = {
 }
 
 
-def start(actor: Actor, *, trigger: str = "officer", engine: str = "duckdb") -> BulkJob:
-    """Queue a run (one at a time: a queued or running job is returned instead of a second one)."""
+def start(actor: Actor, *, trigger: str = "officer", engine: str = "duckdb", enqueue: bool = True) -> BulkJob:
+    """Queue a run (one at a time: a queued or running job is returned instead of a second one).
+    ``enqueue=False``: the caller runs it itself (the CLI, the tests)."""
     if actor.kind == "officer" and not START_ROLES & set(actor.roles):
         raise PermissionDenied("只有县级以上民政部门可以发起比对")
     if engine not in bulk_engine.ENGINES:
@@ -77,7 +78,8 @@ def start(actor: Actor, *, trigger: str = "officer", engine: str = "duckdb") -> 
     db.session.add(job)
     db.session.flush()
     audit.record(actor, "bulk.antifraud.start", job, region=actor.region_code, trigger=trigger, engine=engine)
-    enqueue_after_commit(RUN_TASK, job.id, queue="bulk")
+    if enqueue:
+        enqueue_after_commit(RUN_TASK, job.id, queue="bulk")
     return job
 
 
@@ -122,10 +124,16 @@ def run(
     on_progress: Callable[[str, int], None] | None = None,
 ) -> BulkJob:
     """Do a queued job (idempotent: a finished job is not run again)."""
+    claimed = db.session.execute(
+        update(BulkJob)
+        .where(BulkJob.id == job_id, BulkJob.status == "queued")
+        .values(status="running", started_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     job = db.session.get(BulkJob, job_id)
-    if job is None or job.status in ("done", "failed"):
+    if not claimed:  # done, failed, or another worker has it: a redelivered task does nothing
         return job
-    job.status, job.started_at = "running", clock.utcnow()
+    db.session.refresh(job)
 
     def progress(stage: str, percent: int) -> None:
         _progress(job, stage, percent)

@@ -192,9 +192,8 @@ def test_the_job_reports_progress_and_is_audited(app, tmp_path, recipients):
     county = officer(app, "jinxian-af", region=MINHE[:6])
     seen = []
     with app.app_context():
-        job = crosscheck.start(county, trigger="officer")
+        job = crosscheck.start(county, trigger="officer", enqueue=False)  # run below with the injected files
         job_id = job.id
-        db.session.info.pop("pending_tasks", None)  # run below with the injected files instead
         commit()
         job = crosscheck.run(job_id, input_sources=src, today=TODAY, on_progress=lambda s, p: seen.append((s, p)))
         assert (job.status, job.progress, job.result["created"]) == ("done", 100, 4)
@@ -213,3 +212,17 @@ def test_the_roster_cache_holds_no_readable_id_number(app, tmp_path, recipients)
         assert people["a"][0][1].encode() not in data
         # a second build reads the cache (same result)
         assert roster.build().num_rows == 6
+
+
+def test_a_finished_job_is_not_run_again(app, tmp_path, recipients):
+    _, people = recipients
+    src = _files(str(tmp_path), people)
+    with app.app_context():
+        job = crosscheck.start(SYSTEM, trigger="cli", enqueue=False)
+        commit()
+        crosscheck.run(job.id, input_sources=src, today=TODAY)
+        again = crosscheck.run(job.id, input_sources=src, today=TODAY)
+        assert again.status == "done" and again.result["created"] == 4
+        # while one is queued or running, asking again returns it (no second job)
+        assert crosscheck.start(SYSTEM, enqueue=False).id != job.id
+        assert crosscheck.start(SYSTEM, enqueue=False).id == crosscheck.start(SYSTEM, enqueue=False).id
