@@ -124,9 +124,13 @@ def _pension_after_death(tables: Mapping[str, Any], roster: Any, today: date) ->
     if not dates:
         return []
     died = dates[0] if len(dates) == 1 else dates[0].union(dates[1], distinct=False)
-    died = died.group_by(died.id_number).aggregate(died_on=died.effective_date.min()).rename(did="id_number")
-    t = _join(tables["pensions"], roster)
-    t = t.inner_join(died, t.id_number == died.did)
+    # the dead among the roster first (a few), then their pension rows
+    people = roster.select("person_id", "start_date", rid=roster.id_number)
+    died = died.inner_join(people, died.id_number == people.rid)
+    died = died.group_by(died.id_number, died.person_id, died.start_date).aggregate(died_on=died.effective_date.min())
+    died = died.rename(did="id_number")
+    pensions = tables["pensions"]
+    t = pensions.inner_join(died, pensions.id_number == died.did)
     # a month is drawn for the dead when it starts after the death's month
     t = t.filter(t.month > died.died_on.truncate("M"))
     return [
@@ -184,17 +188,18 @@ def expressions(tables: Mapping[str, Any], roster: Any, today: date) -> list[tup
 
 
 def hits(engine: Engine, tables: Mapping[str, Any], roster: Any, today: date, *, progress: Any = None) -> pa.Table:
-    """All hits, one row per department row, sorted (identical on every engine)."""
+    """All hits, one row per department row, sorted (identical on every engine). Each rule runs as its
+    own query (measured: faster on DuckDB than one UNION ALL plan) and the results are concatenated."""
     exprs = expressions(tables, roster, today)
     if not exprs:
         return empty()
-    union = exprs[0][1]
-    for _, expr in exprs[1:]:
-        union = union.union(expr, distinct=False)
-    union = union.order_by([union[c] for c in ("person_id", "reason", "category", "load_id", "row_no")])
-    if progress:
-        progress("joining", 30)
-    return to_arrow(engine, union)
+    parts = []
+    for i, (_, expr) in enumerate(exprs):
+        parts.append(to_arrow(engine, expr).cast(empty().schema))
+        if progress:
+            progress("joining", 20 + int(50 * (i + 1) / len(exprs)))
+    table = pa.concat_tables(parts)
+    return table.sort_by([(c, "ascending") for c in ("person_id", "reason", "category", "load_id", "row_no")])
 
 
 def empty() -> pa.Table:

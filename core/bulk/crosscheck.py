@@ -183,7 +183,7 @@ def cross_check(
     if progress:
         progress("joining", 20)
     t1 = time.perf_counter()
-    rows = find_hits(src, roster, today=today, engine=engine)
+    rows = find_hits(src, roster, today=today, engine=engine, progress=progress)
     timings["join_s"] = round(time.perf_counter() - t1, 3)
     if progress:
         progress("warnings", 70)
@@ -209,14 +209,19 @@ def cross_check(
 
 
 def find_hits(
-    input_sources: Mapping[str, Sequence[str]], roster: pa.Table, *, today: date, engine: str = "duckdb"
+    input_sources: Mapping[str, Sequence[str]],
+    roster: pa.Table,
+    *,
+    today: date,
+    engine: str = "duckdb",
+    progress: Callable[[str, int], None] | None = None,
 ) -> pa.Table:
     """The hit rows (antifraud.HIT_COLUMNS) on the chosen engine."""
     eng = bulk_engine.connect(engine)
     try:
         tables = bulk_engine.tables(eng, {k: v for k, v in input_sources.items() if k in CATEGORIES})
         people = bulk_engine.from_arrow(eng, roster, name="roster")
-        return antifraud.hits(eng, tables, people, today)
+        return antifraud.hits(eng, tables, people, today, progress=progress)
     finally:
         eng.close()
 
@@ -249,9 +254,14 @@ def to_hits(rows: pa.Table, roster: pa.Table) -> list[warnings.Hit]:
     """One Hit per person × reason, with the department rows as evidence."""
     if rows.num_rows == 0:
         return []
+    import pyarrow.compute as pc
+
+    wanted = roster.filter(
+        pc.is_in(roster.column("person_id"), value_set=pa.array(set(rows.column("person_id").to_pylist()), pa.int64()))
+    )
     people = {
         r["person_id"]: r
-        for r in roster.select(
+        for r in wanted.select(
             ["person_id", "id_number", "name", "enrollment_id", "household_id", "township_code", "program"]
         ).to_pylist()
     }

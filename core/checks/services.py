@@ -112,6 +112,13 @@ def lookup(
     eng = bulk_engine.connect(engine, threads=2, memory_limit="512MB")
     out: list[dict[str, Any]] = []
     try:
+        if engine == "duckdb":  # sorted copies: a few row groups read instead of every ID number
+            from core.checks import lookup_copies
+
+            raw = eng.con.con
+            input_sources = {
+                k: [lookup_copies.copy_for(p, raw) for p in paths] for k, paths in input_sources.items() if paths
+            }
         for category, table in bulk_engine.tables(eng, input_sources).items():
             expr = table.filter(table.id_number.isin(list(numbers))).order_by(["id_number", "load_id", "row_no"])
             for row in bulk_engine.to_arrow(eng, expr).to_pylist():
@@ -250,3 +257,25 @@ def applicant_summary(app: Application) -> dict[str, Any] | None:
         "summary": SUMMARY.get(key),
         "finished_at": check.finished_at,
     }
+
+
+def prepare_lookup_copies() -> int:
+    """Make the sorted look-up copies of every current file (after a load, on the bulk queue)."""
+    import duckdb
+
+    from core.checks import lookup_copies
+
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+    try:
+        paths = [p for paths in sources.current(assessment.CATEGORIES).values() for p in paths]
+        for path in paths:
+            lookup_copies.copy_for(path, con)
+        return len(paths)
+    finally:
+        con.close()
+
+
+def sweep_lookup_copies() -> int:
+    from core.checks import lookup_copies
+
+    return lookup_copies.sweep()

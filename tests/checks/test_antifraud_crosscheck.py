@@ -197,7 +197,8 @@ def test_the_job_reports_progress_and_is_audited(app, tmp_path, recipients):
         commit()
         job = crosscheck.run(job_id, input_sources=src, today=TODAY, on_progress=lambda s, p: seen.append((s, p)))
         assert (job.status, job.progress, job.result["created"]) == ("done", 100, 4)
-        assert [s for s, _ in seen] == ["roster", "joining", "warnings", "done"]
+        assert list(dict.fromkeys(s for s, _ in seen)) == ["roster", "joining", "warnings", "done"]
+        assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress only goes forward
         assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "bulk.antifraud.start")) is not None
         assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "warnings.raise")) is not None
 
@@ -226,3 +227,22 @@ def test_a_finished_job_is_not_run_again(app, tmp_path, recipients):
         # while one is queued or running, asking again returns it (no second job)
         assert crosscheck.start(SYSTEM, enqueue=False).id != job.id
         assert crosscheck.start(SYSTEM, enqueue=False).id == crosscheck.start(SYSTEM, enqueue=False).id
+
+
+def test_lookup_copies_are_sorted_made_once_and_swept_with_their_source(app, tmp_path):
+    from core.checks import lookup_copies
+    from core.checks import services as checks
+
+    numbers = [f"36012419800101{n:04d}" for n in range(300)]
+    path = write(str(tmp_path), "deaths", [{"id_number": n, "death_date": "2026-01-02"} for n in reversed(numbers)])
+    with app.app_context():
+        found = checks.lookup({"deaths": [path]}, [numbers[7], "110101199001011234"])
+        assert [r["id_number"] for r in found] == [numbers[7]] and found[0]["row_no"] == 300 - 7
+        copies = list((lookup_copies._dir()).glob("*.parquet"))
+        assert len(copies) == 1
+        checks.lookup({"deaths": [path]}, [numbers[8]])
+        assert list((lookup_copies._dir()).glob("*.parquet")) == copies  # made once
+        import os
+
+        os.unlink(path)
+        assert lookup_copies.sweep() == 1 and not list(lookup_copies._dir().glob("*.parquet"))

@@ -34,7 +34,15 @@ def antifraud_after_load() -> dict:
         return {"job": None}
     job = crosscheck.start(SYSTEM, trigger="load")
     commit()
+    prepare_lookup_copies.delay()
     return {"job": job.id}
+
+
+@shared_task(name="bulk.prepare_lookup_copies", acks_late=True, **RETRY)
+def prepare_lookup_copies() -> dict:
+    """After a load: the sorted look-up copies of the current files (core.checks.lookup_copies), so the
+    next household check does not build them; copies of purged files go."""
+    return {"prepared": checks.prepare_lookup_copies(), "removed": checks.sweep_lookup_copies()}
 
 
 @shared_task(name=checks.RUN_TASK, acks_late=True, **RETRY)
