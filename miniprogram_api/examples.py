@@ -140,7 +140,6 @@ CREATE_IN = {
     "residence_address": ADDRESS,
     "hukou_township_code": TOWNSHIP,
     "hardship_reason": "本人患重病，无劳动能力，家庭收入低",
-    "economic_check": None,
     "applicant_phone": PHONE,
     "members": MEMBERS,
     "incomes": INCOMES,

@@ -223,6 +223,14 @@ def report(actor: Actor, application_id: int) -> tuple[Application, EconomicChec
     return app, check
 
 
+def finished_report(actor: Actor, application_id: int) -> tuple[Application, EconomicCheck]:
+    """The latest check if it is finished (for the PDF), else 404."""
+    app, check = report(actor, application_id)
+    if check is None or check.status != "done":
+        raise NotFound("核对报告尚未生成", code="check_not_found")
+    return app, check
+
+
 def conclude(actor: Actor, application_id: int, *, conclusion: str, note: str) -> EconomicCheck:
     app, case = get_for_officer(actor, application_id)
     if case.is_info_copy:

@@ -311,12 +311,22 @@ class ApplicationOut(ApplicationSummary):
                 "the grade. null until every adult member has authorized the check."
             ),
             "properties": {
-                "status": {"type": "string", "enum": ["queued", "running", "done", "blocked", "failed"]},
+                "status": {
+                    "type": "string",
+                    "enum": ["queued", "running", "done", "blocked", "failed"],
+                    "description": "Where the check stands",
+                },
                 "summary": {
                     "type": "string",
+                    "description": "A neutral sentence for the applicant, Chinese",
                     "example": "家庭经济状况核对已完成，工作人员将结合入户调查情况继续审核。",
                 },
-                "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+                "finished_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "nullable": True,
+                    "description": "When the check finished (UTC)",
+                },
             },
             "example": {
                 "status": "done",

@@ -68,11 +68,7 @@ def recheck(application_id: int):
 
 @bp.route("/applications/<int:application_id>/check.pdf")
 def report_file(application_id: int):
-    app, check = checks.report(g.actor, application_id)
-    if check is None or check.status != "done":
-        from core.errors import NotFound
-
-        raise NotFound("核对报告尚未生成")
+    app, check = checks.finished_report(g.actor, application_id)
     data = report_pdf.render(
         app, check, font_path=current_app.config["PDF_CJK_FONT"], font_index=current_app.config["PDF_CJK_FONT_INDEX"]
     )
