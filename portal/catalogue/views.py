@@ -43,7 +43,7 @@ def error_report(load_id: int, fmt: str):
     commit()  # the download is audited
 
     @after_this_request
-    def _remove(response):  # noqa: ANN001
+    def _remove(response):  # noqa: ANN001, ANN202
         store.remove_file(path)
         return response
 
