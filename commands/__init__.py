@@ -10,6 +10,7 @@ def register_commands(app: Flask) -> None:
     from commands.backup import backup_cli
     from commands.checks import checks_cli
     from commands.demo import demo_cli
+    from commands.exchange import exchange_cli
     from commands.files import files_cli
     from commands.identity import authorizations_cli, identity_cli
     from commands.programs import programs_cli
@@ -21,6 +22,7 @@ def register_commands(app: Flask) -> None:
     for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli, identity_cli, authorizations_cli):
         app.cli.add_command(group)
     app.cli.add_command(registry_cli)
+    app.cli.add_command(exchange_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(files_cli)
     app.cli.add_command(checks_cli)

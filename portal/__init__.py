@@ -20,7 +20,9 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import install_portal_guard
     from portal.catalogue.views import bp as catalogue_bp
     from portal.checks.views import bp as checks_bp
+    from portal.catalogue.views import install_upload_limit
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.departments.views import bp as departments_bp  # exchange: departments, API clients
     from portal.identity.views import bp as identity_bp
     from portal.notifications.views import bp as notifications_bp
     from portal.operations.views import bp as operations_bp
@@ -31,8 +33,10 @@ def init_portal(app: Flask) -> None:
     from portal.rolls.views import bp as rolls_bp  # registry: rolls
     from portal.sessions import install as install_sessions
     from portal.transfers.views import bp as transfers_bp
+    from portal.warnings.views import bp as warnings_bp  # warnings (预警)
 
     install_sessions(app)  # server-side sessions (core.accounts.portal_sessions)
+    install_upload_limit(app)  # before CSRF, which reads the form: department files may exceed MAX_CONTENT_LENGTH
     csrf.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)
@@ -46,8 +50,10 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(transfers_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(rolls_bp)  # registry: rolls
+    app.register_blueprint(warnings_bp)  # warnings (预警)
     app.register_blueprint(catalogue_bp)  # exchange: department data
     app.register_blueprint(checks_bp)  # checks: 核对报告, anti-fraud dashboard
+    app.register_blueprint(departments_bp)  # exchange: departments and their API clients
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -225,7 +225,9 @@ def register_error_handlers(app: Flask) -> None:
         if retry_after:
             headers["Retry-After"] = str(retry_after)
             g.domain_retry_after = retry_after  # wins over Flask-Limiter's window (see below)
-        if err.status == 401:
+        if err.status == 401 and request.blueprint == "exchange":  # department systems sign, not log in
+            headers["WWW-Authenticate"] = 'Signature realm="relieflink-exchange"'
+        elif err.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
         return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers
 

@@ -145,6 +145,11 @@ def init_celery(app: Flask) -> Celery:
                 "schedule": crontab(minute=40, hour=3),  # Asia/Shanghai, daily
                 "options": {"queue": "default"},
             },
+            "sweep-exchange-nonces": {
+                "task": "maintenance.sweep_exchange_nonces",
+                "schedule": 600.0,
+                "options": {"queue": "default"},
+            },
         },
     )
     celery.set_default()

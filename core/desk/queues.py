@@ -27,6 +27,8 @@ STAGE_BUCKETS = {
     "confirmation": "待县级确认",
     "decision": "待审批",
     "periodic_review": "待复核",  # review tasks of a campaign (core.registry.reviews)
+    "warning": "预警待核查",  # warnings to verify (core.warnings)
+    "warning_action": "预警待县级处置",
 }
 DUE_SOON_WORKING_DAYS = 2  # "即将到期": the nearest deadline is at most this many working days away
 BUCKETS = {
@@ -37,6 +39,8 @@ BUCKETS = {
     "confirmation": "待县级确认",
     "decision": "待审批",
     "periodic_review": "待复核",
+    "warning": "预警待核查",
+    "warning_action": "预警待县级处置",
     "overdue": "已超期",
     "due_soon": "即将到期",
     "new_today": "今日新收",

@@ -14,6 +14,7 @@ after a death is computed from the locked rolls as arrears to recover.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -410,8 +411,13 @@ def act(actor: Actor, warning_id: int, *, action: str, reason: str, month: str |
     if action not in ACTIONS:
         raise ValidationFailed(errors={"action": ["请选择处置方式"]})
     reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
     if not 2 <= len(reason) <= 300:
-        raise ValidationFailed(errors={"reason": ["请填写处置原因（2-300字）"]})
+        errors["reason"] = ["请填写处置原因（2-300字）"]
+    if month is not None and not re.fullmatch(r"20\d{2}-(0[1-9]|1[0-2])", month):
+        errors["month"] = ["月份格式如 2027-01"]
+    if errors:
+        raise ValidationFailed(errors=errors)
     enrollment = _active_enrollment(warning)
     values = dict(warning.values or {})
     if action != "none" and enrollment is not None:

@@ -108,5 +108,7 @@ def case_detail(case_id: int):
         return redirect(url_for("portal_transfers.detail", transfer_id=case.subject_id))
     if case.subject_type == "review_task":
         return redirect(url_for("portal_reviews.task", task_id=case.subject_id))
+    if case.subject_type == "warning":
+        return redirect(url_for("portal_warnings.detail", warning_id=case.subject_id))
     names = regions.names_for({case.township_code})
     return render_template("queue/case.html", case=case, kinds=CASE_KINDS, statuses=CASE_STATUSES, names=names)

@@ -213,3 +213,16 @@ def test_bad_signature_headers_never_500(client):
     ):
         response = client.get(URL, headers=headers)
         assert response.status_code == 401, (headers, response.status_code)
+
+
+def test_the_nonce_sweep_is_scheduled_and_runs(app):
+    from workers.tasks.maintenance import sweep_exchange_nonces
+
+    entry = app.extensions["celery"].conf.beat_schedule["sweep-exchange-nonces"]
+    assert entry["task"] == "maintenance.sweep_exchange_nonces"
+    with app.app_context():
+        client_id, _ = make_client()
+        db.session.add(RequestNonce(client_id=client_id, nonce="c" * 16, seen_at=clock.utcnow() - timedelta(days=1)))
+        db.session.commit()
+        assert sweep_exchange_nonces.run() == 1
+        assert db.session.scalar(select(sql_func.count()).select_from(RequestNonce)) == 0

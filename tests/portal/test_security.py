@@ -32,6 +32,11 @@ def test_every_api_route_requires_a_token_unless_public(app, client):
         resp = client.open(url, method=method, json={} if method != "GET" else None)
         if endpoint in PUBLIC_ENDPOINTS:
             assert resp.status_code != 401, (endpoint, method)
+        elif endpoint.startswith("exchange."):  # department systems: every call signed instead (tests/exchange)
+            assert resp.status_code == 401, (endpoint, method, resp.status_code)
+            assert resp.get_json()["status"] == "signature_missing"
+            assert resp.headers["WWW-Authenticate"].startswith("Signature")
+            checked += 1
         else:
             assert resp.status_code == 401, (endpoint, method, resp.status_code)
             body = resp.get_json()

@@ -5,6 +5,7 @@ from flask import current_app
 
 from core.accounts import portal_sessions
 from core.database import commit, relay_pending_tasks
+from core.exchange import clients as exchange_clients
 from core.files import storage
 from core.idempotency import services as idem
 from workers.retry import RETRY
@@ -41,3 +42,11 @@ def sweep_orphan_files() -> dict[str, int]:
         raise RuntimeError(f"orphan sweep refused: the database names no stored file, {len(result.orphans)} old")
     removed = 0 if result.dry_run else len(result.orphans)
     return {"scanned": result.scanned, "removed": removed, "bytes": result.bytes, "refused": result.refused}
+
+
+@shared_task(name="maintenance.sweep_exchange_nonces", acks_late=True, **RETRY)
+def sweep_exchange_nonces() -> int:
+    """Forget department request nonces older than the signature clock window (they fail its check anyway)."""
+    removed = exchange_clients.sweep_nonces()
+    commit()
+    return removed
