@@ -19,8 +19,8 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.auth.views import install_portal_guard
     from portal.catalogue.views import bp as catalogue_bp
-    from portal.checks.views import bp as checks_bp
     from portal.catalogue.views import install_upload_limit
+    from portal.checks.views import bp as checks_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.departments.views import bp as departments_bp  # exchange: departments, API clients
     from portal.identity.views import bp as identity_bp
