@@ -8,6 +8,7 @@ from flask import Flask
 def register_commands(app: Flask) -> None:
     import commands.database  # noqa: F401  (adds `grant-app-role` to Flask-Migrate's `db` group)
     from commands.backup import backup_cli
+    from commands.checks import checks_cli
     from commands.demo import demo_cli
     from commands.exchange import exchange_cli
     from commands.files import files_cli
@@ -24,3 +25,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(exchange_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(files_cli)
+    app.cli.add_command(checks_cli)

@@ -211,6 +211,10 @@ DOMAIN: dict[str, Reason] = {
     "warning_not_found": _r(404, "未找到该预警"),
     "warning_not_open": _r(409, "该预警已核查"),
     "warning_not_confirmed": _r(409, "只有核实属实的预警可以处置"),
+    # economic checks (core/checks)
+    "check_running": _r(409, "核对正在进行中，请稍后再试"),
+    "check_not_done": _r(409, "核对报告尚未生成"),
+    "check_not_found": _r(404, "核对报告尚未生成"),
 }
 
 REASONS: dict[str, Reason] = {**GENERIC, **DOMAIN}
@@ -236,6 +240,9 @@ PORTAL_ONLY = frozenset(
         "warning_not_found",
         "warning_not_open",
         "warning_not_confirmed",
+        "check_running",
+        "check_not_done",
+        "check_not_found",
         "officer_not_found",
         "login_failed",
         "account_locked",

@@ -24,12 +24,15 @@ def wire() -> None:
     from core.applications import services as applications
     from core.applications import workflow
     from core.authorizations import services as authorizations
+    from core.checks import services as checks
     from core.identity import services as identity
     from core.registry import services as registry
     from core.reports import services as reports
 
     # the data check waits until every adult member has authorized it
     workflow.register_gate("data_check", authorizations.missing)
+    # the economic check (核对) runs once the gate opens: the last adult member has authorized
+    authorizations.on_gate_open("checks", checks.on_gate_open)
     # one authorization request per adult member, re-planned when the household changes
     applications.on_household_change("authorizations", authorizations.plan)
     # a log-in's drafts become the person's at its first real-name verification

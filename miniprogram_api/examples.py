@@ -212,7 +212,17 @@ APPLICATION_OUT = {
     ],
     "attachments": [ATTACHMENT_OUT],
 }
-SUBMITTED_OUT = {**APPLICATION_OUT, "status": "submitted", "status_label": "已提交，待受理", "submitted_at": NOW}
+SUBMITTED_OUT = {
+    **APPLICATION_OUT,
+    "status": "submitted",
+    "status_label": "已提交，待受理",
+    "submitted_at": NOW,
+    "economic_check": {
+        "status": "done",
+        "summary": "家庭经济状况核对已完成，工作人员将结合入户调查情况继续审核。",
+        "finished_at": NOW,
+    },
+}
 WITHDRAWN_OUT = {**APPLICATION_OUT, "status": "withdrawn", "status_label": "已撤回", "submitted_at": NOW}
 WITHDRAW_IN = {"reason": "家庭收入已增加，暂不需要"}
 CORRECTION_IN = {"text": "已补充上传户口簿首页和本人页", "attachment_ids": [15, 16]}

@@ -20,6 +20,7 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import install_portal_guard
     from portal.catalogue.views import bp as catalogue_bp
     from portal.catalogue.views import install_upload_limit
+    from portal.checks.views import bp as checks_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.departments.views import bp as departments_bp  # exchange: departments, API clients
     from portal.identity.views import bp as identity_bp
@@ -51,6 +52,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(rolls_bp)  # registry: rolls
     app.register_blueprint(warnings_bp)  # warnings (预警)
     app.register_blueprint(catalogue_bp)  # exchange: department data
+    app.register_blueprint(checks_bp)  # checks: 核对报告, anti-fraud dashboard
     app.register_blueprint(departments_bp)  # exchange: departments and their API clients
     install_portal_guard(app)
 

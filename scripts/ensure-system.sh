@@ -5,6 +5,7 @@
 #   poppler-utils: pdftotext, to check the generated PDFs in tests
 #   nodejs, npm: the generated TypeScript client of the OpenAPI contract is compiled (contract/, openapi-typescript)
 #   ffmpeg: makes the Y4M clip Chromium's fake camera plays in the H5 face tests (tests/browser/test_h5.py)
+#   openjdk-17-jre-headless: Java for the local Apache Spark of the bulk engine's test (tests/checks, marker spark)
 #   nginx-light, redis-server: the production topology of the fault suite (tests/faults: nginx in front of
 #     gunicorn, a private Redis the tests stop and start)
 #   wrk, hey: HTTP load generators of bench/api_load.py (closed loop; open loop at a fixed rate with hey -q)
@@ -19,6 +20,7 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v wrk >/dev/null || need+=(wrk)
 command -v hey >/dev/null || need+=(hey)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -36,6 +36,7 @@ from core.authorizations.requests import (
     revoke_tokens,
 )
 from core.authorizations.signing import (
+    on_gate_open,
     sign,
     signatures_of,
     window_authorize,
@@ -68,6 +69,7 @@ __all__ = [
     "letter_view",
     "missing",
     "of_member",
+    "on_gate_open",
     "open_for_signing",
     "plan",
     "replan_for_letter",

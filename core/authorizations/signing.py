@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -18,7 +19,7 @@ from core.authorizations.models import (
     FaceVerification,
     Signature,
 )
-from core.authorizations.requests import get_request, open_for_signing, plan, revoke_tokens
+from core.authorizations.requests import get_request, missing, open_for_signing, plan, revoke_tokens
 from core.authorizations.tokens import resolve
 from core.database import db
 from core.errors import Conflict
@@ -113,6 +114,7 @@ def sign(
     if app.is_proxy and request.member_id_number == app.applicant_id_number:
         app.principal_confirmed = True  # the principal's own authorization is their confirmation
     audit.record(actor, "authorization.sign", request, region=app.residence_township_code, method=method)
+    gate_opened(actor, app)
     return request
 
 
@@ -148,7 +150,24 @@ def window_authorize(
     if app.is_proxy and request.member_id_number == app.applicant_id_number:
         app.principal_confirmed = True
     audit.record(actor, "authorization.window", request, region=app.residence_township_code)
+    gate_opened(actor, app)
     return request
+
+
+# Called when an authorization completes the set (every adult member authorized), in the same transaction
+# (the economic check queues itself there: core.checks, wired by core.setup).
+_gate_listeners: dict[str, Any] = {}
+
+
+def on_gate_open(name: str, listener: Any) -> None:
+    """``listener(actor, application)`` runs when the last adult's authorization opens the check gate."""
+    _gate_listeners[name] = listener
+
+
+def gate_opened(actor: Actor, app: Application) -> None:
+    if _gate_listeners and not missing(app):
+        for listener in _gate_listeners.values():
+            listener(actor, app)
 
 
 def signatures_of(app: Application) -> dict[int, Signature]:

@@ -212,13 +212,14 @@ def _open_cases(actor: Actor, keys: list[str]) -> list[int]:
     if not new:
         return []
     today = clock.local_today()
+    due = {level: workdays.add_working_days(today, days) for level, days in DUE_WORKING_DAYS.items()}
     seeds = [
         casework.CaseSeed(
             township_code=w.township_code,
             title=f"{w.reason_label}：{mask_name(w.name)}",
             subject_type="warning",
             subject_id=w.id,
-            due_date=workdays.add_working_days(today, DUE_WORKING_DAYS[w.level]),
+            due_date=due[w.level],
         )
         for w in new
     ]

@@ -300,6 +300,51 @@ class ApplicationOut(ApplicationSummary):
         },
     )
 
+    economic_check = fields.Method(
+        "_economic_check",
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "description": (
+                "The household economic check (家庭经济状况核对), in neutral words for the applicant: its status "
+                "(queued, running, done, blocked, failed) and a Chinese sentence; never the department data or "
+                "the grade. null until every adult member has authorized the check."
+            ),
+            "properties": {
+                "status": {
+                    "type": "string",
+                    "enum": ["queued", "running", "done", "blocked", "failed"],
+                    "description": "Where the check stands",
+                },
+                "summary": {
+                    "type": "string",
+                    "description": "A neutral sentence for the applicant, Chinese",
+                    "example": "家庭经济状况核对已完成，工作人员将结合入户调查情况继续审核。",
+                },
+                "finished_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "nullable": True,
+                    "description": "When the check finished (UTC)",
+                },
+            },
+            "example": {
+                "status": "done",
+                "summary": "家庭经济状况核对已完成，工作人员将结合入户调查情况继续审核。",
+                "finished_at": "2026-11-23T08:30:00+00:00",
+            },
+        },
+    )
+
+    def _economic_check(self, app: object) -> dict | None:
+        from core.checks.services import applicant_summary
+
+        summary = applicant_summary(app)
+        if summary is None:
+            return None
+        finished = summary["finished_at"]
+        return {**summary, "finished_at": finished.isoformat() if finished else None}
+
     def _attachments(self, app: object) -> list:
         from core.applications.services import attachments_of
 
