@@ -145,6 +145,11 @@ class BaseConfig:
     ROLL_DRAFT_DAY = 20  # day of the month (1-28) on which the beat drafts next month's rolls
     # --- registry import (flask registry import) --------------------------------------------
     REGISTRY_IMPORT_MAX_AMOUNT = 5000  # 元 per month; a row above it is refused (a typo, or not a 低保/特困 amount)
+    # --- department data exchange: catalogue, loads, columnar store (docs/exchange.md) -----------
+    EXCHANGE_STORE_URL = None  # Parquet root; default STORAGE_DIR/exchange (s3://bucket/prefix with httpfs)
+    EXCHANGE_DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB's memory_limit per load (it spills beyond)
+    EXCHANGE_DUCKDB_THREADS = 2
+    EXCHANGE_MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024  # one department file (streamed to disk)
     # --- demo ----------------------------------------------------------------------------
     LOAD_DEMO_DATA = False
     LOG_LEVEL = "INFO"

@@ -5,6 +5,7 @@ from core.applications import models as applications  # noqa: F401
 from core.audit import models as audit  # noqa: F401
 from core.authorizations import models as authorizations  # noqa: F401
 from core.casework import models as casework  # noqa: F401
+from core.exchange import catalogue as exchange_catalogue  # noqa: F401 - categories, schemas, loads
 from core.exchange import models as exchange  # noqa: F401
 from core.faces import models as faces  # noqa: F401
 from core.households import models as households  # noqa: F401

@@ -14,6 +14,7 @@ from core import crypto, workdays
 from core.accounts import tokens
 from core.applications import settings as program_settings
 from core.database import set_task_dispatcher
+from core.exchange import store as exchange_store
 from core.files import storage
 from core.notifications import services as outbox
 
@@ -75,6 +76,12 @@ def setup(config: Mapping[str, Any], *, channels: Callable[[str], Any], dispatch
     workdays.load_holiday_file(config["HOLIDAY_FILE"])
     program_settings.configure(default_accept_days=config["DEFAULT_ACCEPT_WORKING_DAYS"])
     storage.configure(config["STORAGE_DIR"])
+    exchange_store.configure(
+        store_url=config.get("EXCHANGE_STORE_URL"),
+        storage_dir=config["STORAGE_DIR"],
+        memory_limit=config.get("EXCHANGE_DUCKDB_MEMORY_LIMIT", "512MB"),
+        threads=config.get("EXCHANGE_DUCKDB_THREADS", 2),
+    )
     outbox.set_channel_factory(channels)
     set_task_dispatcher(dispatcher)
     wire()

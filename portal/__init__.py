@@ -18,6 +18,7 @@ def init_portal(app: Flask) -> None:
     from portal.applications.views import bp as applications_bp
     from portal.auth.views import bp as auth_bp
     from portal.auth.views import install_portal_guard
+    from portal.catalogue.views import bp as catalogue_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.identity.views import bp as identity_bp
     from portal.notifications.views import bp as notifications_bp
@@ -46,6 +47,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(reviews_bp)
     app.register_blueprint(rolls_bp)  # registry: rolls
     app.register_blueprint(warnings_bp)  # warnings (预警)
+    app.register_blueprint(catalogue_bp)  # exchange: department data
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -32,6 +32,7 @@ TASK_MODULES = [
     "workers.tasks.deadlines",
     "workers.tasks.faces",
     "workers.tasks.rolls",
+    "workers.tasks.exchange",
 ]
 
 
@@ -65,7 +66,7 @@ def init_celery(app: Flask) -> Celery:
         task_time_limit=app.config["CELERY_TASK_TIME_LIMIT"],
         task_soft_time_limit=app.config["CELERY_TASK_SOFT_TIME_LIMIT"],
         task_default_queue="default",
-        task_routes={"faces.*": {"queue": "face"}, "notify.*": {"queue": "notify"}},
+        task_routes={"faces.*": {"queue": "face"}, "notify.*": {"queue": "notify"}, "exchange.*": {"queue": "bulk"}},
         task_queues=[Queue(q) for q in QUEUES],
         task_ignore_result=not app.config.get("CELERY_RESULT_BACKEND"),
         broker_connection_retry_on_startup=True,
@@ -117,6 +118,11 @@ def init_celery(app: Flask) -> Celery:
                 "task": "maintenance.purge_portal_sessions",
                 "schedule": 900.0,
                 "options": {"queue": "default"},
+            },
+            "purge-expired-department-data": {  # exchange: retention per category (PIPL)
+                "task": "exchange.purge_expired",
+                "schedule": crontab(minute=10, hour=2),  # Asia/Shanghai, daily
+                "options": {"queue": "bulk"},
             },
             "sweep-orphan-files": {
                 "task": "maintenance.sweep_orphan_files",

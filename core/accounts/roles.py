@@ -6,6 +6,7 @@ OFFICER_ROLES = {
     "township_officer": ("乡镇（街道）经办人员", "township"),
     "county_officer": ("县级民政审核人员", "county"),
     "city_admin": ("市级管理员", "city"),
+    "data_officer": ("数据管理员", "county"),  # department data: uploads, catalogue, look-ups (docs/exchange.md)
     "system_admin": ("系统管理员", None),
 }
 REPORTER_ROLES = {
