@@ -335,6 +335,13 @@ def _close(warning: RiskWarning, status: str) -> None:
         casework.close(case)
 
 
+def close(warning: RiskWarning, status: str) -> None:
+    """Close a warning and its case (for dispositions kept elsewhere, e.g. core.monitoring.dispositions)."""
+    if status not in WARNING_STATUSES or status == "open":
+        raise ValueError(f"cannot close a warning as {status!r}")
+    _close(warning, status)
+
+
 def _active_enrollment(warning: RiskWarning) -> Enrollment | None:
     if warning.enrollment_id is None:
         return None
