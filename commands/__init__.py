@@ -11,6 +11,7 @@ def register_commands(app: Flask) -> None:
     from commands.demo import demo_cli
     from commands.files import files_cli
     from commands.identity import authorizations_cli, identity_cli
+    from commands.monitoring import monitoring_cli
     from commands.programs import programs_cli
     from commands.regions import regions_cli
     from commands.registry import registry_cli
@@ -22,3 +23,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(registry_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(files_cli)
+    app.cli.add_command(monitoring_cli)

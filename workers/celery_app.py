@@ -33,6 +33,7 @@ TASK_MODULES = [
     "workers.tasks.faces",
     "workers.tasks.rolls",
     "workers.tasks.exchange",
+    "workers.tasks.monitoring",
 ]
 
 
@@ -66,7 +67,12 @@ def init_celery(app: Flask) -> Celery:
         task_time_limit=app.config["CELERY_TASK_TIME_LIMIT"],
         task_soft_time_limit=app.config["CELERY_TASK_SOFT_TIME_LIMIT"],
         task_default_queue="default",
-        task_routes={"faces.*": {"queue": "face"}, "notify.*": {"queue": "notify"}, "exchange.*": {"queue": "bulk"}},
+        task_routes={
+            "faces.*": {"queue": "face"},
+            "notify.*": {"queue": "notify"},
+            "exchange.*": {"queue": "bulk"},
+            "monitoring.*": {"queue": "bulk"},
+        },
         task_queues=[Queue(q) for q in QUEUES],
         task_ignore_result=not app.config.get("CELERY_RESULT_BACKEND"),
         broker_connection_retry_on_startup=True,
@@ -122,6 +128,16 @@ def init_celery(app: Flask) -> Celery:
             "purge-expired-department-data": {  # exchange: retention per category (PIPL)
                 "task": "exchange.purge_expired",
                 "schedule": crontab(minute=10, hour=2),  # Asia/Shanghai, daily
+                "options": {"queue": "bulk"},
+            },
+            "monitoring-after-loads": {  # monitoring: evaluate each completed department load once
+                "task": "monitoring.evaluate_new_loads",
+                "schedule": 300.0,
+                "options": {"queue": "bulk"},
+            },
+            "monitoring-nightly": {  # monitoring: roster rebuilt, everyone against every rule
+                "task": "monitoring.nightly",
+                "schedule": crontab(minute=30, hour=2),  # Asia/Shanghai, daily
                 "options": {"queue": "bulk"},
             },
             "sweep-orphan-files": {

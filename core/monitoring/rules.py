@@ -365,8 +365,11 @@ def validate_rule(raw: Any, where: str) -> tuple[dict[str, Any] | None, dict[str
             continue
         values = codes if isinstance(codes, list) else [codes]
         allowed = spec.get("codes") or {}
-        bad = [str(v)[:20] for v in values if allowed and str(v) not in allowed]
-        if bad or not values:
+        if not allowed:
+            err("filters", f"字段「{spec['label']}」不是代码字段，不能用作筛选条件")
+            continue
+        bad = [str(v)[:20] for v in values if not isinstance(v, str | int) or str(v) not in allowed]
+        if bad or not values or len(values) > len(allowed):
             err("filters", f"字段「{spec['label']}」的取值不正确：{'、'.join(bad) or '空'}")
             continue
         clean_filters[column] = [str(v) for v in values]
