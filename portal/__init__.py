@@ -21,6 +21,7 @@ def init_portal(app: Flask) -> None:
     from portal.catalogue.views import bp as catalogue_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.identity.views import bp as identity_bp
+    from portal.monitoring.views import bp as monitoring_bp  # monitoring (动态监测)
     from portal.notifications.views import bp as notifications_bp
     from portal.operations.views import bp as operations_bp
     from portal.queue.views import bp as queue_bp
@@ -48,6 +49,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(rolls_bp)  # registry: rolls
     app.register_blueprint(warnings_bp)  # warnings (预警)
     app.register_blueprint(catalogue_bp)  # exchange: department data
+    app.register_blueprint(monitoring_bp)  # monitoring (动态监测)
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"
