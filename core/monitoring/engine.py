@@ -89,12 +89,36 @@ def _empty_category(code: str) -> pa.Table:
 
 
 class Inputs:
-    """The roster and the department tables as Ibis tables on one connection."""
+    """The roster and the department tables as Ibis tables on one connection.
 
-    def __init__(self, con: Any, roster: Sequence[str] | pa.Table, data: Mapping[str, Sequence[str]]) -> None:
+    With a small roster (an Arrow table: an incremental run, a preview) the rows of each category that
+    concern its persons are read from Parquet once into a temporary table that every rule then reuses."""
+
+    _serial = 0
+
+    def __init__(
+        self,
+        con: Any,
+        roster: Sequence[str] | pa.Table,
+        data: Mapping[str, Sequence[str]],
+        *,
+        materialize: bool | None = None,
+    ) -> None:
         self.con = con
+        Inputs._serial += 1
+        self.prefix = f"mon{Inputs._serial}"
+        self.materialize = isinstance(roster, pa.Table) if materialize is None else materialize
         if isinstance(roster, pa.Table):
-            self.roster_full = ibis.memtable(roster)
+            if self.materialize:
+                raw = con.con
+                raw.register(f"{self.prefix}_roster_src", roster)
+                raw.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {self.prefix}_roster AS SELECT * FROM {self.prefix}_roster_src"  # noqa: S608 - our own names
+                )
+                raw.unregister(f"{self.prefix}_roster_src")
+                self.roster_full = con.table(f"{self.prefix}_roster")
+            else:
+                self.roster_full = ibis.memtable(roster)
         else:
             self.roster_full = con.read_parquet(list(roster))
         self.roster = self.roster_full.select(*ROSTER_CORE)
@@ -104,11 +128,39 @@ class Inputs:
     def table(self, code: str) -> Any:
         if code not in self._tables:
             paths = self.data_paths.get(code)
-            if paths:
-                self._tables[code] = self.con.read_parquet(paths, union_by_name=True, hive_partitioning=False)
-            else:
+            if not paths:
                 self._tables[code] = ibis.memtable(_empty_category(code))
+            elif self.materialize:
+                listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+                name = f"{self.prefix}_{code}"
+                self.con.con.execute(
+                    # names are ours; the paths come from the store and are quoted
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet([{listed}], "  # noqa: S608
+                    f"union_by_name = true, hive_partitioning = false) "
+                    f"WHERE id_number IN (SELECT id_number FROM {self.prefix}_roster)"
+                )
+                self._tables[code] = self.con.table(name)
+            else:
+                self._tables[code] = self.con.read_parquet(paths, union_by_name=True, hive_partitioning=False)
         return self._tables[code]
+
+    def representatives(self) -> Any:
+        """The first member of each household (once per run when materialized)."""
+        if "_reps" not in self._tables:
+            reps = _representatives(self.roster)
+            if self.materialize:
+                sql = self.con.compile(reps)
+                self.con.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.prefix}__reps AS {sql}")
+                reps = self.con.table(f"{self.prefix}__reps")
+            self._tables["_reps"] = reps
+        return self._tables["_reps"]
+
+    def close(self) -> None:
+        if not self.materialize:
+            return
+        for code in self._tables:
+            self.con.con.execute(f"DROP TABLE IF EXISTS {self.prefix}_{code}")
+        self.con.con.execute(f"DROP TABLE IF EXISTS {self.prefix}_roster")
 
 
 def _birth(id_number: Any) -> Any:
@@ -174,8 +226,7 @@ def _aggregate(inputs: Inputs, rule: dict[str, Any], as_of: date) -> Any:
     if rule.get("scope") == "household":
         g = _by_household(inputs, t, value)
         g = g.filter(g.v >= rule["threshold"])
-        reps = _representatives(inputs.roster)
-        hit = g.inner_join(reps, "household_key")
+        hit = g.inner_join(inputs.representatives(), "household_key")
         return _out(hit, rule, hit.v)
     t = t.semi_join(inputs.roster, "id_number")
     g = t.group_by("id_number").aggregate(v=value(t))
@@ -197,8 +248,7 @@ def _share_of_income(inputs: Inputs, rule: dict[str, Any], as_of: date) -> Any:
     ratio = ibis.ifelse(both.inc.fill_null(0.0) > 0, both.v * 100.0 / both.inc, ibis.null().cast("float64"))
     both = both.mutate(ratio=ratio)
     both = both.filter(both.ratio.isnull() | (both.ratio >= rule["threshold"]))
-    reps = _representatives(inputs.roster)
-    hit = both.inner_join(reps, "household_key")
+    hit = both.inner_join(inputs.representatives(), "household_key")
     return _out(hit, rule, hit.ratio, hit.v, hit.inc)
 
 
@@ -387,6 +437,7 @@ def evaluate(
         hits.extend(rule_hits)
         if progress:
             progress(rule["code"], int((n + 1) * 100 / max(1, len(enabled))))
+    inputs.close()
     return hits
 
 

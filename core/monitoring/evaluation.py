@@ -265,7 +265,8 @@ def run_load(
         return None
     started = time.monotonic()
     category, ids = touched_ids(load_id)
-    members = roster.snapshot(as_of, bidxs=[pii.blind_index(i) for i in ids]) if ids else None
+    known = {pii.blind_index(i): i for i in ids}
+    members = roster.snapshot(as_of, bidxs=list(known), known=known) if ids else None
     if category is None or members is None or members.num_rows == 0:
         _finish(run, started, 0, 0, warnings.RaiseResult(0, 0, 0))
         return run
