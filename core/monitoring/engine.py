@@ -145,22 +145,33 @@ class Inputs:
         return self._tables[code]
 
     def representatives(self) -> Any:
-        """The first member of each household (once per run when materialized)."""
-        if "_reps" not in self._tables:
-            reps = _representatives(self.roster)
-            if self.materialize:
-                sql = self.con.compile(reps)
-                self.con.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.prefix}__reps AS {sql}")
-                reps = self.con.table(f"{self.prefix}__reps")
-            self._tables["_reps"] = reps
-        return self._tables["_reps"]
+        """The first member of each household (computed once per run into a temporary table)."""
+        return self._cached("_reps", lambda: _representatives(self.roster))
+
+    def dead_ids(self, as_of: date) -> Any:
+        """The ID numbers with a death recorded on or before ``as_of`` (once per run)."""
+
+        def build() -> Any:
+            deaths = self.table("deaths")
+            return deaths.filter(deaths.effective_date <= as_of).select("id_number").distinct()
+
+        return self._cached(f"_dead_{as_of:%Y%m%d}", build)
+
+    def _cached(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self._tables:
+            expr = build()
+            self.con._run_pre_execute_hooks(expr)  # registers in-memory tables, as executing would
+            sql = self.con.compile(expr)
+            self.con.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.prefix}_{key} AS {sql}")
+            self._tables[key] = self.con.table(f"{self.prefix}_{key}")
+        return self._tables[key]
 
     def close(self) -> None:
-        if not self.materialize:
-            return
         for code in self._tables:
-            self.con.con.execute(f"DROP TABLE IF EXISTS {self.prefix}_{code}")
-        self.con.con.execute(f"DROP TABLE IF EXISTS {self.prefix}_roster")
+            if self.materialize or code.startswith("_"):
+                self.con.con.execute(f"DROP TABLE IF EXISTS {self.prefix}_{code}")
+        if self.materialize:
+            self.con.con.execute(f"DROP TABLE IF EXISTS {self.prefix}_roster")
 
 
 def _birth(id_number: Any) -> Any:
@@ -292,8 +303,7 @@ def _ages(roster: Any, as_of: date, min_age: int, max_age: int) -> Any:
 
 
 def _dead_ids(inputs: Inputs, as_of: date) -> Any:
-    deaths = inputs.table("deaths")
-    return deaths.filter(deaths.effective_date <= as_of).select("id_number").distinct()
+    return inputs.dead_ids(as_of)
 
 
 def _earner_death(inputs: Inputs, rule: dict[str, Any], as_of: date) -> Any:
