@@ -209,3 +209,32 @@ def test_referral_and_not_eligible_need_their_fields(world):
     commit()
     assert row.referral_to == "disability" and row.on_time is True
     assert db.session.scalar(select(MonitoringDisposition.kind)) == "referral"
+
+
+def test_sweep_and_full_run_from_the_command_line(world, app):
+    d, cl = world["dept"], world["client"]
+    load = push(
+        d,
+        cl,
+        "disability_certificates",
+        [
+            {
+                "id_number": world["disabled"],
+                "disability_type": "肢体",
+                "grade": "二级",
+                "issued_on": str(world["today"] - timedelta(days=5)),
+            }
+        ],
+        "disability-sweep",
+    )
+    commit()
+    assert evaluation.pending_loads() == [load.id]
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["monitoring", "sweep"])
+    assert out.exit_code == 0 and "1 new warnings" in out.output, out.output
+    db.session.remove()
+    assert evaluation.pending_loads() == []
+    out = runner.invoke(args=["monitoring", "evaluate"])
+    assert out.exit_code == 0 and "full as of" in out.output and "0 new warnings" in out.output, out.output
+    out = runner.invoke(args=["monitoring", "evaluate"])
+    assert "already evaluated" in out.output
