@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock, pii
@@ -80,7 +80,17 @@ class MonitoringRuleSet(db.Model):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     activated_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
 
-    __table_args__ = (UniqueConstraint("county_code", "version", name="uq_monitoring_rule_sets_version"),)
+    __table_args__ = (
+        UniqueConstraint("county_code", "version", name="uq_monitoring_rule_sets_version"),
+        # one active version per county (migration e9f0a1b2c3d4)
+        Index(
+            "uq_monitoring_rule_sets_active",
+            "county_code",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
 
 
 class MonitoringRun(db.Model):

@@ -19,10 +19,11 @@ from core.monitoring.models import MonitoringRuleSet
 RULE_ROLES = {"county_officer", "city_admin", "system_admin"}
 
 
-def active(county: str) -> MonitoringRuleSet | None:
-    return db.session.scalar(
-        select(MonitoringRuleSet).where(MonitoringRuleSet.county_code == county, MonitoringRuleSet.status == "active")
+def active(county: str, *, lock: bool = False) -> MonitoringRuleSet | None:
+    stmt = select(MonitoringRuleSet).where(
+        MonitoringRuleSet.county_code == county, MonitoringRuleSet.status == "active"
     )
+    return db.session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def active_rules(county: str) -> tuple[list[dict[str, Any]], int | None]:
@@ -111,13 +112,15 @@ def preview(actor: Actor, ruleset_id: int) -> MonitoringRuleSet:
 def activate(actor: Actor, ruleset_id: int) -> MonitoringRuleSet:
     """Switch a previewed draft on; the version in force before it is retired."""
     row = get(actor, ruleset_id)
+    db.session.flush()
+    db.session.refresh(row, with_for_update=True)
     if row.status != "draft":
         raise Conflict("只有草稿可以启用", code="rules_not_draft")
     if row.previewed_at is None:
         raise ValidationFailed(
             "启用前请先用上月数据试算", errors={"preview": ["启用前请先用上月数据试算，确认命中人数"]}
         )
-    previous = active(row.county_code)
+    previous = active(row.county_code, lock=True)
     if previous is not None:
         previous.status = "retired"
     db.session.flush()

@@ -114,3 +114,17 @@ def test_no_one_else_edits_a_countys_rules(ctx):
             attempt(other, draft.id)
     with pytest.raises(NotFound):
         rulesets.save_draft(own, "36012", rules.default_rules())
+
+
+def test_the_database_keeps_one_active_version_per_county(ctx):
+    from sqlalchemy.exc import IntegrityError
+
+    from core.monitoring.models import MonitoringRuleSet
+
+    for version in (1, 2):
+        db.session.add(
+            MonitoringRuleSet(county_code="360124", version=version, status="active", rules=rules.default_rules())
+        )
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
