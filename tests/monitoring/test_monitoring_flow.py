@@ -238,3 +238,16 @@ def test_sweep_and_full_run_from_the_command_line(world, app):
     assert out.exit_code == 0 and "full as of" in out.output and "0 new warnings" in out.output, out.output
     out = runner.invoke(args=["monitoring", "evaluate"])
     assert "already evaluated" in out.output
+
+
+def test_an_overdue_monitoring_warning_is_escalated_to_the_county(world):
+    from core.desk import deadlines
+
+    _load(world)
+    child = _warnings()[("vulnerable", "赵小宝")]
+    case = db.session.get(Case, child.case_id)
+    assert case.due_date is not None and case.escalated_at is None
+    clock.set_offset(timedelta(days=14))  # past the red level's 3 working days
+    deadlines.check(SYSTEM)
+    commit()
+    assert db.session.get(Case, child.case_id).escalated_at is not None
