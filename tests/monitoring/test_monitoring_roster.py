@@ -107,3 +107,45 @@ def test_import_gbk_and_xlsx(ctx, tmp_path, app):
     bad = _csv(tmp_path, ["身份证号,姓名", f"{GOOD[1]},王二"])
     out = runner.invoke(args=["monitoring", "import", str(bad)])
     assert out.exit_code != 0 and "缺少列" in out.output
+
+
+def test_refused_applicants_and_reported_persons_join_the_roster(ctx):
+    from core.accounts.models import User
+    from core.applications.models import Application
+    from core.households.models import HouseholdMember
+    from core.reports.models import Report
+
+    user = User(phone="13900000077")
+    db.session.add(user)
+    db.session.flush()
+    old = clock.utcnow() - timedelta(days=31 * 30)
+    for n, (status, closed) in enumerate((("rejected", clock.utcnow()), ("withdrawn", old), ("accepted", None))):
+        app = Application(
+            reference=f"MON-APP-{n}",
+            program="dibao",
+            status=status,
+            applicant_name="申请人",
+            applicant_id_number=GOOD[n],
+            residence_township_code="360124101",
+            closed_at=closed,
+        )
+        app.members = [HouseholdMember(position=0, name=f"申请人{n}", id_number=GOOD[n], relation="self")]
+        db.session.add(app)
+    db.session.add(
+        Report(
+            reference="MON-R-1",
+            reporter_user_id=user.id,
+            reporter_role="grid_worker",
+            category="elderly_alone",
+            township_code="360124100",
+            person_name="被报告人",
+            person_id_number=id_number(date(1940, 5, 5), 404),
+        )
+    )
+    db.session.flush()
+    result = roster.rebuild(SYSTEM)
+    assert result.by_source == {"refused": 1, "reported": 1}  # the withdrawal is older than 24 months
+    members = {m.source: m for m in db.session.scalars(select(MonitoringMember))}
+    assert members["refused"].name == "申请人0" and members["refused"].township_code == "360124101"
+    assert members["refused"].period_end is not None
+    assert members["reported"].township_code == "360124100"
