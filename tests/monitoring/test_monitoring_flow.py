@@ -251,3 +251,28 @@ def test_an_overdue_monitoring_warning_is_escalated_to_the_county(world):
     deadlines.check(SYSTEM)
     commit()
     assert db.session.get(Case, child.case_id).escalated_at is not None
+
+
+def test_the_warning_shows_an_open_report_about_the_same_person(world):
+    from core.accounts.models import User
+    from core.reports.models import Report
+
+    _load(world)
+    child = _warnings()[("vulnerable", "赵小宝")]
+    user = User(phone="13900000088")
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(
+        Report(
+            reference="MON-R-9",
+            reporter_user_id=user.id,
+            reporter_role="grid_worker",
+            category="child",
+            township_code=MINHE,
+            person_name="赵小宝",
+            person_id_number=world["child"],
+        )
+    )
+    db.session.flush()
+    related = dispositions.related(child)
+    assert [r.kind for r in related] == ["report"] and related[0].text.startswith("网格员已于")
