@@ -210,6 +210,11 @@ DOMAIN: dict[str, Reason] = {
     "warning_not_found": _r(404, "未找到该预警"),
     "warning_not_open": _r(409, "该预警已核查"),
     "warning_not_confirmed": _r(409, "只有核实属实的预警可以处置"),
+    # monitoring (core/monitoring)
+    "rules_county_only": _r(403, "只有县级民政部门可以设置监测规则"),
+    "rules_not_found": _r(404, "未找到该县（区）的监测规则"),
+    "rules_not_draft": _r(409, "只有草稿可以启用"),
+    "not_monitoring": _r(409, "该预警不是动态监测预警"),
 }
 
 REASONS: dict[str, Reason] = {**GENERIC, **DOMAIN}
@@ -235,6 +240,10 @@ PORTAL_ONLY = frozenset(
         "warning_not_found",
         "warning_not_open",
         "warning_not_confirmed",
+        "rules_county_only",  # monitoring
+        "rules_not_found",
+        "rules_not_draft",
+        "not_monitoring",
         "officer_not_found",
         "login_failed",
         "account_locked",
