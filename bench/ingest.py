@@ -132,7 +132,7 @@ def phase_validated(args: argparse.Namespace) -> dict:
     }
 
 
-def run_child(args: argparse.Namespace, phase: str) -> tuple[dict, float]:
+def run_child(args: argparse.Namespace, phase: str) -> tuple[dict, float, float]:
     cmd = [
         sys.executable,
         __file__,
@@ -152,7 +152,8 @@ def run_child(args: argparse.Namespace, phase: str) -> tuple[dict, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"{phase} failed")
-    return json.loads(out), usage.ru_maxrss / 1024  # MiB (Linux reports KiB)
+    # MiB (Linux reports KiB); CPU seconds (user + system) tell the work apart from a busy machine's waits
+    return json.loads(out), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -173,22 +174,26 @@ def main() -> None:
         t = time.perf_counter()
         generate(Path(args.file), args.rows)
         print(f"generated {args.file}: {os.path.getsize(args.file) / 1e6:,.0f} MB in {time.perf_counter() - t:.1f} s")
-    bare, bare_rss = run_child(args, "bare")
-    checked, checked_rss = run_child(args, "validated")
+    bare, bare_rss, bare_cpu = run_child(args, "bare")
+    checked, checked_rss, checked_cpu = run_child(args, "validated")
     overhead = (checked["seconds"] / bare["seconds"] - 1) * 100
+    load = os.getloadavg()[0]
     print(
         f"rows: {checked['rows']:,} (GBK CSV, {os.path.getsize(args.file) / 1e6:,.0f} MB), threads {args.threads}, "
         f"DuckDB memory_limit {args.memory_limit}"
     )
     print(
         f"bare DuckDB read → Parquet: {bare['seconds']:.2f} s, {bare['rows'] / bare['seconds']:,.0f} rows/s, "
-        f"peak RSS {bare_rss:,.0f} MiB"
+        f"CPU {bare_cpu:.2f} s, peak RSS {bare_rss:,.0f} MiB"
     )
     print(
         f"validated → Parquet:        {checked['seconds']:.2f} s (GBK→UTF-8 {checked['decode_seconds']:.2f} s), "
-        f"{checked['rows'] / checked['seconds']:,.0f} rows/s, peak RSS {checked_rss:,.0f} MiB"
+        f"{checked['rows'] / checked['seconds']:,.0f} rows/s, CPU {checked_cpu:.2f} s, peak RSS {checked_rss:,.0f} MiB"
     )
-    print(f"overhead over the bare read: {overhead:.0f} %")
+    print(
+        f"overhead over the bare read: {overhead:.0f} % wall, {(checked_cpu / bare_cpu - 1) * 100:.0f} % CPU "
+        f"(load average {load:.1f} on {os.cpu_count()} cores)"
+    )
     print(
         f"accepted {checked['accepted']:,}, rejected {checked['rejected']:,}: "
         + ", ".join(f"{k} {v:,}" for k, v in checked["by_reason"].items())

@@ -9,6 +9,7 @@ def register_commands(app: Flask) -> None:
     import commands.database  # noqa: F401  (adds `grant-app-role` to Flask-Migrate's `db` group)
     from commands.backup import backup_cli
     from commands.demo import demo_cli
+    from commands.exchange import exchange_cli
     from commands.files import files_cli
     from commands.identity import authorizations_cli, identity_cli
     from commands.monitoring import monitoring_cli
@@ -21,6 +22,7 @@ def register_commands(app: Flask) -> None:
     for group in (regions_cli, users_cli, demo_cli, programs_cli, reports_cli, identity_cli, authorizations_cli):
         app.cli.add_command(group)
     app.cli.add_command(registry_cli)
+    app.cli.add_command(exchange_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(files_cli)
     app.cli.add_command(monitoring_cli)

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from core import demo
 from core.database import commit
+from core.exchange import demo as exchange_demo
 
 demo_cli = AppGroup("demo", help="Demo data for the embedded default.")
 
@@ -62,3 +63,9 @@ def info(base_url: str) -> None:
         f"Citizen: phone {demo.DEMO_CITIZEN_PHONE}; reporter (grid worker): {demo.DEMO_REPORTER_PHONE}; "
         "log in with POST /api/v1/auth/sms/send then /sms/verify (dev_code is returned in development)"
     )
+    key = exchange_demo.key()
+    if key is not None:
+        click.echo(
+            f"Department key (signed calls to {base_url}/api/v1/exchange, docs/exchange-api.md): keyid {key.key_id} "
+            f"secret {key.secret} ({key.algorithm}; categories {', '.join(key.categories)})"
+        )

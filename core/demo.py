@@ -21,6 +21,8 @@ from core.applications.models import Application
 from core.casework import services as casework
 from core.casework.models import Case
 from core.database import db
+from core.exchange import catalogue as exchange_catalogue
+from core.exchange import demo as exchange_demo
 from core.identity import services as identity
 from core.identity.providers import ConsoleIdentityService
 from core.idnumber import make_id_number
@@ -40,6 +42,7 @@ DEMO_OFFICERS = (
     ("lidu", "李渡镇经办员", "township_officer", "360124101"),
     ("jinxian", "进贤县民政局审核员", "county_officer", "360124"),
     ("jinxian2", "进贤县民政局复核员", "county_officer", "360124"),  # the second officer who locks a roll
+    ("jxdata", "进贤县民政局数据管理员", "data_officer", "360124"),  # department data (docs/exchange.md)
 )
 DEMO_COUNTY = "360124"
 DEMO_REGISTER_HOUSEHOLDS = 3000
@@ -84,6 +87,9 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
                 SYSTEM, username=username, password=DEMO_PASSWORD, role=role, region_code=region, display_name=name
             )
             done.append(f"officer {username} created")
+    say("department data catalogue")
+    if exchange_catalogue.install_defaults(SYSTEM):
+        done.append("department data catalogue installed")
     say("citizen and grid worker (real-name verified)")
     citizen = db.session.scalar(select(User).where(User.phone == DEMO_CITIZEN_PHONE))
     if citizen is None:
@@ -139,6 +145,8 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
     if db.session.scalar(select(PaymentRoll.id).where(PaymentRoll.county_code == DEMO_COUNTY).limit(1)) is None:
         say("payment rolls: this month's locked by two officers, next month's drafted")
         done.append(_demo_rolls())
+    say("department exchange: a department, its key and a pushed cremation of a recipient")
+    done.extend(exchange_demo.load(DEMO_COUNTY, "360124100"))
     if db.session.scalar(select(Report.id).limit(1)) is None:
         say("a report from the grid worker")
         reports.create_report(

@@ -202,6 +202,7 @@ DOMAIN: dict[str, Reason] = {
     "digest_mismatch": _r(401, "请求体与 Content-Digest 不一致"),
     "client_unknown": _r(401, "接入凭证无效或已吊销"),
     "category_not_allowed": _r(403, "该接入系统无权报送此类数据"),
+    "load_not_found": _r(404, "未找到该批次"),
     "department_not_found": _r(404, "未找到该部门"),
     "department_exists": _r(409, "部门代码已存在"),
     "client_not_found": _r(404, "未找到该接入系统"),

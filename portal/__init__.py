@@ -19,7 +19,9 @@ def init_portal(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.auth.views import install_portal_guard
     from portal.catalogue.views import bp as catalogue_bp
+    from portal.catalogue.views import install_upload_limit
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.departments.views import bp as departments_bp  # exchange: departments, API clients
     from portal.identity.views import bp as identity_bp
     from portal.monitoring.views import bp as monitoring_bp  # monitoring (动态监测)
     from portal.notifications.views import bp as notifications_bp
@@ -34,6 +36,7 @@ def init_portal(app: Flask) -> None:
     from portal.warnings.views import bp as warnings_bp  # warnings (预警)
 
     install_sessions(app)  # server-side sessions (core.accounts.portal_sessions)
+    install_upload_limit(app)  # before CSRF, which reads the form: department files may exceed MAX_CONTENT_LENGTH
     csrf.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(queue_bp)
@@ -50,6 +53,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(warnings_bp)  # warnings (预警)
     app.register_blueprint(catalogue_bp)  # exchange: department data
     app.register_blueprint(monitoring_bp)  # monitoring (动态监测)
+    app.register_blueprint(departments_bp)  # exchange: departments and their API clients
     install_portal_guard(app)
 
     static_dir = Path(__file__).parent / "static"

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import access, clock
@@ -263,27 +264,32 @@ def install_defaults(actor: Actor) -> list[str]:
     for spec in defaults.DEFAULT_CATEGORIES:
         if spec["code"] in existing:
             continue
-        category = DataCategory(
-            code=spec["code"],
-            name=spec["name"],
-            department_kind=spec["department_kind"],
-            load_rule=spec["load_rule"],
-            refresh_days=spec["refresh_days"],
-            retention_days=spec["retention_days"],
-            current_version=1,
-        )
-        db.session.add(category)
-        db.session.flush()
-        db.session.add(
-            CategorySchema(
-                category_id=category.id,
-                version=1,
-                columns=spec["columns"],
-                id_column="id_number",
-                date_column=spec["date_column"],
-                created_by=actor.label[:40],
-            )
-        )
+        try:  # two requests installing at once: the unique code lets one win, the other skips it
+            with db.session.begin_nested():
+                category = DataCategory(
+                    code=spec["code"],
+                    name=spec["name"],
+                    department_kind=spec["department_kind"],
+                    load_rule=spec["load_rule"],
+                    refresh_days=spec["refresh_days"],
+                    retention_days=spec["retention_days"],
+                    current_version=1,
+                )
+                db.session.add(category)
+                db.session.flush()
+                db.session.add(
+                    CategorySchema(
+                        category_id=category.id,
+                        version=1,
+                        columns=spec["columns"],
+                        id_column="id_number",
+                        date_column=spec["date_column"],
+                        created_by=actor.label[:40],
+                    )
+                )
+                db.session.flush()
+        except IntegrityError:
+            continue
         added.append(spec["code"])
     if added:
         db.session.flush()
@@ -486,4 +492,28 @@ def category_view(actor: Actor, code: str) -> dict[str, Any]:
         "freshness": freshness(category, set(departments)),
         "department_kind": DEPARTMENT_KINDS.get(category.department_kind, category.department_kind),
         "load_rule": defaults.LOAD_RULES.get(category.load_rule, category.load_rule),
+    }
+
+
+def load_summary(load: DataLoad) -> dict[str, Any]:
+    """A load as the department API and the CLI report it (no personal data)."""
+    category = db.session.get(DataCategory, load.category_id)
+    return {
+        "load_id": load.id,
+        "category": category.code if category else None,
+        "batch_id": load.batch_id,
+        "status": load.status,
+        "status_label": LOAD_STATUSES.get(load.status, load.status),
+        "stage": load.stage,
+        "progress": load.progress,
+        "rows_total": load.rows_total,
+        "rows_accepted": load.rows_accepted,
+        "rows_rejected": load.rows_rejected,
+        "rejected_by_reason": load.rejected_by_reason or {},
+        "min_effective_date": load.min_effective_date.isoformat() if load.min_effective_date else None,
+        "max_effective_date": load.max_effective_date.isoformat() if load.max_effective_date else None,
+        "sha256": load.sha256,
+        "message": load.message,
+        "created_at": load.created_at.isoformat() if load.created_at else None,
+        "finished_at": load.finished_at.isoformat() if load.finished_at else None,
     }

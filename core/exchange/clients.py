@@ -47,8 +47,11 @@ def _require_manager(actor: Actor, region_code: str | None = None) -> None:
 
 def category_choices() -> list[tuple[str, str]]:
     """(code, name) of the catalogue's data categories: what a client may be scoped to."""
-    from core.exchange.catalogue import DataCategory  # the catalogue half of this package
+    from core.actor import SYSTEM
+    from core.exchange.catalogue import DataCategory, install_defaults  # the catalogue half of this package
 
+    if db.session.scalar(select(DataCategory.id).limit(1)) is None:
+        install_defaults(SYSTEM)  # the default categories are installed on first use
     return [(c.code, c.name) for c in db.session.scalars(select(DataCategory).order_by(DataCategory.code))]
 
 
@@ -286,6 +289,16 @@ def spend_nonce(client: ApiClient, nonce: str) -> None:
 def require_category(caller: Caller, category: str) -> None:
     if category not in (caller.client.categories or []):
         raise PermissionDenied("该接入系统无权报送此类数据", code="category_not_allowed")
+
+
+def own_load(caller: Caller, load_id: int) -> Any:
+    """A load this client delivered (another client's, even of the same department, is 404)."""
+    from core.exchange.catalogue import DataLoad
+
+    load = db.session.get(DataLoad, load_id)
+    if load is None or load.client_id != caller.client.id:
+        raise NotFound("未找到该批次", code="load_not_found")
+    return load
 
 
 def sweep_nonces() -> int:

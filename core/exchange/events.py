@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core import clock, idnumber, pii
 from core.actor import Actor
+from core.applications.programs import PROGRAMS
 from core.audit import services as audit
 from core.database import db
 from core.errors import ValidationFailed
@@ -218,7 +219,7 @@ def _match(actor: Actor, department_name: str, events: list[DepartmentEvent]) ->
                 event_date=death_day,
                 summary=(
                     f"{department_name}推送{EVENT_TYPES[person_events[0].event_type]}信息：{warnings.mask_name(person.name)}"
-                    f"{payee}于{death_day:%Y年%m月%d日}死亡，其家庭在享受{enrollment.program}救助（{len(found)}项）"
+                    f"{payee}于{death_day:%Y年%m月%d日}死亡，其家庭在享受{_program(enrollment.program)}（{len(found)}项）"
                 ),
                 fingerprint=f"deceased:{death_day.isoformat()}",
                 evidence=evidence,
@@ -230,6 +231,10 @@ def _match(actor: Actor, department_name: str, events: list[DepartmentEvent]) ->
             event.status = "unmatched"
     warnings.raise_warnings(actor, hits)
     return matched
+
+
+def _program(code: str) -> str:
+    return PROGRAMS.get(code, {}).get("label", code)
 
 
 def _open_evidence(keys: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -346,7 +346,7 @@ def run_load(load_id: int, *, progress: Progress | None = None) -> DataLoad | No
         report("decode", 5)
         prepared = sources.prepare(load.source_key or "", load.filename, work)
         report("check", 40)
-        _check_into_store(load, category, schema, prepared)  # progress 100 with the load's own row
+        _check_into_store(load, category, schema, prepared, report)  # 100 % with the load's own row
     except sources.SourceError as err:
         load.status, load.message, load.stage = "failed", str(err), "failed"
         load.finished_at = clock.utcnow()
@@ -379,7 +379,9 @@ def _system() -> Actor:
     return SYSTEM
 
 
-def _check_into_store(load: DataLoad, category: DataCategory, schema: catalogue.Schema, source: Any) -> None:
+def _check_into_store(
+    load: DataLoad, category: DataCategory, schema: catalogue.Schema, source: Any, progress: Progress | None = None
+) -> None:
     """Run the checks into a temporary directory, then move it into place; set the load's counts."""
     final = store.load_dir(category.code, load.id)
     tmp = final + ".tmp"
@@ -398,6 +400,7 @@ def _check_into_store(load: DataLoad, category: DataCategory, schema: catalogue.
             errors_path=errors_path,
             today=clock.local_today(),
             default_date=clock.to_local(load.created_at).date(),
+            progress=progress,
         )
     except BaseException:
         store.remove_dir(tmp)

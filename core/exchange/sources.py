@@ -131,9 +131,11 @@ def xlsx_to_csv(path: str, out_path: str) -> None:
     """The first sheet of a workbook, streamed row by row (read-only mode keeps memory flat)."""
     from openpyxl import load_workbook
 
+    handle = open(path, "rb")  # noqa: SIM115 - closed below; a file object: openpyxl checks no extension
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(handle, read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - any reader failure: not a workbook we can read
+        handle.close()
         raise SourceError("Excel 文件已损坏或格式不正确") from None
     try:
         sheet = book.worksheets[0]
@@ -153,6 +155,7 @@ def xlsx_to_csv(path: str, out_path: str) -> None:
                 writer.writerow((values + [""] * width)[:width])
     finally:
         book.close()
+        handle.close()
 
 
 def prepare(path: str, filename: str | None, work: Path) -> Prepared:

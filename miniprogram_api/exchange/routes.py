@@ -4,20 +4,32 @@ bearer token and audited, accepted or not."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import secrets
 import time
 
-from flask import g, request
+from flask import after_this_request, current_app, g, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from core.actor import Actor
 from core.audit import services as audit
-from core.database import commit, rollback
-from core.errors import AuthenticationFailed
-from core.exchange import clients, events, signing
+from core.database import commit, db, rollback
+from core.errors import AuthenticationFailed, SignatureFailed, ValidationFailed
+from core.exchange import clients, events, ingest, reports, signing, store
+from core.exchange.catalogue import DataCategory
 from core.exchange.clients import Caller
-from miniprogram_api.exchange.schemas import ClientOut, EventsIn, EventsOut
+from miniprogram_api.exchange.schemas import (
+    BatchArgs,
+    ClientOut,
+    ErrorReportArgs,
+    EventsIn,
+    EventsOut,
+    FileArgs,
+    LoadOut,
+)
 from miniprogram_api.openapi import errors
 
 log = logging.getLogger(__name__)
@@ -163,12 +175,203 @@ class Events(MethodView):
         return {"results": [r.__dict__ for r in results]}
 
 
+LOAD_EXAMPLE = {
+    "id": 42,
+    "category": "pensions",
+    "batch_id": "rs-20261203-0001",
+    "status": "completed",
+    "stage": None,
+    "progress": 100,
+    "rows_total": 10000,
+    "rows_accepted": 9996,
+    "rows_rejected": 4,
+    "rejected_by_reason": {"id_check_digit": 3, "date_format": 1},
+    "min_effective_date": "2026-11-01",
+    "max_effective_date": "2026-11-30",
+    "message": None,
+    "created_at": "2026-12-03T06:30:00+00:00",
+    "finished_at": "2026-12-03T06:30:02+00:00",
+}
+NDJSON = "application/x-ndjson"
+CHUNK = 1024 * 1024
+
+
+def _load_out(load) -> dict:  # noqa: ANN001 - a DataLoad
+    category = db.session.get(DataCategory, load.category_id)
+    return {
+        "id": load.id,
+        "category": category.code if category else "",
+        "batch_id": load.batch_id,
+        "status": load.status,
+        "stage": load.stage,
+        "progress": load.progress or 0,
+        "rows_total": load.rows_total or 0,
+        "rows_accepted": load.rows_accepted or 0,
+        "rows_rejected": load.rows_rejected or 0,
+        "rejected_by_reason": load.rejected_by_reason,
+        "min_effective_date": load.min_effective_date,
+        "max_effective_date": load.max_effective_date,
+        "message": load.message,
+        "created_at": load.created_at,
+        "finished_at": load.finished_at,
+    }
+
+
+def _ndjson_rows(body: bytes) -> list:
+    rows, errors = [], {}
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(rows) >= ingest.MAX_PUSH_ROWS:
+            raise ValidationFailed(errors={"rows": [f"每批最多{ingest.MAX_PUSH_ROWS:,}行，请分批报送"]})
+        try:
+            rows.append(json.loads(line))
+        except (ValueError, RecursionError):
+            errors[f"rows.{number}"] = [f"第{number}行不是有效的 JSON 对象"]
+            if len(errors) >= 20:
+                break
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return rows
+
+
+@blp.route("/batches")
+class Batches(MethodView):
+    @blp.doc(
+        security=SECURITY,
+        requestBody={
+            "required": True,
+            "description": "JSON lines: one object per line (a row, keys are the category's column names, "
+            "Chinese headers accepted), at most 10,000 lines",
+            "content": {
+                NDJSON: {
+                    "schema": {"type": "string"},
+                    "example": '{"身份证号": "…", "发放月份": "2026-11", "金额": "1850.00"}\n',
+                }
+            },
+        },
+    )
+    @blp.arguments(BatchArgs, location="query")
+    @blp.response(200, LoadOut, example=LOAD_EXAMPLE)
+    @errors("category_not_allowed")
+    def post(self, args: dict):
+        """推送一批数据（JSON Lines）
+
+        Up to 10,000 rows of one category, checked at once: rows with a bad ID number, date or code are
+        kept out and counted (`rows_rejected`, the error report lists them); the rest are stored. The
+        `batch_id` makes a retry harmless. Needs the category in the key's scope."""
+        found = caller()
+        clients.require_category(found, args["category"])
+        rows = _ndjson_rows(request.get_data(cache=True))
+        load = ingest.ingest_rows(
+            found.actor,
+            category=args["category"],
+            rows=rows,
+            batch_id=args["batch_id"],
+            department_id=found.department.id,
+            client_id=found.client.id,
+        )
+        return _load_out(load)
+
+
+@blp.route("/files")
+class Files(MethodView):
+    streams_body = True  # the signature's headers are checked first; the body is digested while it streams
+
+    @blp.doc(
+        security=SECURITY,
+        requestBody={
+            "required": True,
+            "description": "The file itself as the body (not multipart): CSV in UTF-8 or GBK/GB18030, XLSX or "
+            "Parquet, up to EXCHANGE_MAX_UPLOAD_BYTES (4 GB). It is streamed to disk, never held in memory.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    )
+    @blp.arguments(FileArgs, location="query")
+    @blp.response(202, LoadOut, example={**LOAD_EXAMPLE, "status": "pending", "stage": "queued", "progress": 0})
+    @errors("category_not_allowed")
+    def post(self, args: dict):
+        """上传数据文件
+
+        A whole file of one category; it is checked and stored on the bulk queue: poll
+        `GET /exchange/loads/{id}` for progress and counts, then download the error report. The body's
+        digest must match `Content-Digest` (checked while streaming)."""
+        found = caller()
+        clients.require_category(found, args["category"])
+        limit = current_app.config["EXCHANGE_MAX_UPLOAD_BYTES"]
+        declared_alg, declared = signing.parse_content_digest(request.headers.get("Content-Digest"))
+        if request.content_length is not None and request.content_length > limit:
+            raise ValidationFailed(errors={"file": [f"文件不能超过{limit // (1024 * 1024):,}MB"]})
+        request.max_content_length = limit
+        digest = signing.StreamingDigest(declared_alg)
+        path = str(store.work_dir("incoming-api") / f"{secrets.token_hex(16)}.part")
+        size = 0
+        try:
+            with open(path, "wb") as fh:
+                while chunk := request.stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ValidationFailed(errors={"file": [f"文件不能超过{limit // (1024 * 1024):,}MB"]})
+                    digest.update(chunk)
+                    fh.write(chunk)
+            if digest.digest() != declared:
+                raise SignatureFailed("请求体与 Content-Digest 不一致", code="digest_mismatch")
+            load = ingest.start_file_load(
+                found.actor,
+                category=args["category"],
+                path=path,
+                filename=args["filename"],
+                department_id=found.department.id,
+                client_id=found.client.id,
+                batch_id=args["batch_id"],
+                max_bytes=limit,
+            )
+        finally:
+            if os.path.exists(path):  # taken over (moved) by the load, or refused
+                os.remove(path)
+        return _load_out(load), 202
+
+
+@blp.route("/loads/<int:load_id>")
+class Load(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, LoadOut, example=LOAD_EXAMPLE)
+    @errors("load_not_found")
+    def get(self, load_id: int):
+        """查询批次处理结果
+
+        Status, progress and counts of a load this key delivered (another key's is 404)."""
+        return _load_out(clients.own_load(caller(), load_id))
+
+
+@blp.route("/loads/<int:load_id>/errors")
+class LoadErrors(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ErrorReportArgs, location="query")
+    @blp.response(200, description="The rejected rows: row, column, reason (Chinese), value", content_type="text/csv")
+    @errors("load_not_found")
+    def get(self, args: dict, load_id: int):
+        """下载错误报告
+
+        The rows kept out of a load with the reason for each (行号, 列, 原因, 原始内容), CSV or XLSX;
+        cells that a spreadsheet would run as formulas are written as text."""
+        load = clients.own_load(caller(), load_id)
+        path, name, mimetype = reports.write_report_of(caller().actor, load, args["format"])
+
+        @after_this_request
+        def _remove(response):  # noqa: ANN001 - Flask's hook signature
+            store.remove_file(path)
+            return response
+
+        return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
+
+
 # endpoint name -> view class (the before_request hook asks whether a view streams its body)
 blp_views: dict[str, type] = {}
 
 
 def _register_views() -> None:
-    for name in ("ClientInfo", "Events"):
+    for name in ("ClientInfo", "Events", "Batches", "Files", "Load", "LoadErrors"):
         blp_views[f"exchange.{name}"] = globals()[name]
 
 

@@ -69,3 +69,66 @@ class EventsOut(StrictSchema):
     results = fields.List(
         fields.Nested(EventResultOut), required=True, metadata={"description": "One result per event, in order"}
     )
+
+
+class BatchArgs(StrictSchema):
+    category = fields.String(
+        required=True, metadata={"description": "Data category code (see the catalogue), e.g. `pensions`"}
+    )
+    batch_id = fields.String(
+        required=True,
+        metadata={
+            "description": "Your id of this batch, 1-64 of letters, digits, `. _ : -`: a retry with the same id and "
+            "rows returns the first load and stores nothing again; the same id with other rows is 409"
+        },
+    )
+
+
+class FileArgs(StrictSchema):
+    category = fields.String(required=True, metadata={"description": "Data category code, e.g. `vehicles`"})
+    filename = fields.String(
+        required=True,
+        metadata={"description": "The file's name (its extension picks the format: .csv, .xlsx, .parquet)"},
+    )
+    batch_id = fields.String(
+        load_default=None, metadata={"description": "Optional id: a retried upload with it finds the first load"}
+    )
+
+
+class ErrorReportArgs(StrictSchema):
+    format = fields.String(
+        load_default="csv",
+        validate=validate.OneOf(["csv", "xlsx"]),
+        metadata={"description": "csv (UTF-8 with BOM, every rejected row) or xlsx (up to 1,000,000 rows)"},
+    )
+
+
+class LoadOut(StrictSchema):
+    id = fields.Integer(required=True, metadata={"description": "The load (批次) id"})
+    category = fields.String(required=True, metadata={"description": "Data category code"})
+    batch_id = fields.String(allow_none=True, metadata={"description": "Your batch id, if sent"})
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": ["pending", "running", "completed", "failed", "purged"],
+            "description": "pending (queued), running, completed, failed (see message), purged (past retention)",
+        },
+    )
+    stage = fields.String(allow_none=True, metadata={"description": "What a running load is doing"})
+    progress = fields.Integer(required=True, metadata={"description": "Percent done"})
+    rows_total = fields.Integer(required=True, metadata={"description": "Rows received"})
+    rows_accepted = fields.Integer(required=True, metadata={"description": "Rows stored"})
+    rows_rejected = fields.Integer(
+        required=True, metadata={"description": "Rows kept out (listed in the error report with the reason)"}
+    )
+    rejected_by_reason = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        allow_none=True,
+        metadata={"description": "Rejected rows counted by reason code"},
+    )
+    min_effective_date = fields.Date(allow_none=True, metadata={"description": "Earliest effective date stored"})
+    max_effective_date = fields.Date(allow_none=True, metadata={"description": "Latest effective date stored"})
+    message = fields.String(allow_none=True, metadata={"description": "Why a load failed (Chinese)"})
+    created_at = fields.DateTime(required=True, metadata={"description": "Received (UTC)"})
+    finished_at = fields.DateTime(allow_none=True, metadata={"description": "Finished (UTC)"})

@@ -6,7 +6,18 @@ from __future__ import annotations
 import os
 import tempfile
 
-from flask import Blueprint, after_this_request, current_app, g, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    after_this_request,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.database import commit, rollback
@@ -15,6 +26,20 @@ from core.exchange import catalogue, ingest, lookups, reports, store
 from portal.feedback import flash_error
 
 bp = Blueprint("portal_catalogue", __name__, url_prefix="/portal/catalogue", template_folder="../templates")
+
+
+UPLOAD_ENDPOINT = "portal_catalogue.upload"
+
+
+def install_upload_limit(app: Flask) -> None:
+    """The department-file upload alone may be larger than MAX_CONTENT_LENGTH (up to EXCHANGE_MAX_UPLOAD_BYTES).
+    Registered before CSRF protection, whose check parses the form: Werkzeug spools the file part to a
+    temporary file as it arrives, so memory stays flat whatever the size."""
+
+    @app.before_request
+    def _lift_upload_limit() -> None:
+        if request.endpoint == UPLOAD_ENDPOINT and request.method == "POST":
+            request.max_content_length = app.config["EXCHANGE_MAX_UPLOAD_BYTES"]
 
 
 @bp.route("")
@@ -43,7 +68,7 @@ def error_report(load_id: int, fmt: str):
     commit()  # the download is audited
 
     @after_this_request
-    def _remove(response):  # noqa: ANN001, ANN202
+    def _remove(response):  # noqa: ANN001
         store.remove_file(path)
         return response
 
@@ -62,9 +87,7 @@ def upload():
         catalogue.get_category("deaths")  # the defaults exist before the first upload
         commit()
         return _upload_form()
-    # a department file may be large: this request alone may exceed MAX_CONTENT_LENGTH; Werkzeug spools
-    # the part to a temporary file as it arrives, which is copied to ours in chunks
-    request.max_content_length = current_app.config["EXCHANGE_MAX_UPLOAD_BYTES"]
+    # a department file may be large (install_upload_limit); the spooled part is copied to ours in chunks
     try:
         file = request.files.get("file")
         form = request.form

@@ -250,6 +250,7 @@ NOT_IDEMPOTENT_CREATES = {
     "/api/v1/applications/{application_id}/authorizations/{member}/handover",
     "/api/v1/authorizations/face/challenge",  # a fresh challenge is what a retry needs
     "/api/v1/me/real-name/face/challenge",
+    "/api/v1/exchange/files",  # department systems: a retry is made harmless by batch_id (tests/exchange)
 }
 
 

@@ -16,7 +16,7 @@ def test_demo_load_is_idempotent_and_logins_work(app, client, tmp_path):
     assert again.exit_code == 0 and "demo data already present" in again.output
     info = runner.invoke(args=["demo", "info"])
     secrets = dict(re.findall(r"^\s+(\w+)\s+\w+\s+\d+\s+totp_secret: ([A-Z2-7]+)$", info.output, re.M))
-    assert set(secrets) == {"minhe", "lidu", "jinxian", "jinxian2"}
+    assert set(secrets) == {"minhe", "lidu", "jinxian", "jinxian2", "jxdata"}
     # the county's rolls: this month's locked by the second officer (双人复核), next month's drafted
     assert re.search(
         r"payment rolls: \d{4}-\d{2} locked \(3,000 paid, [\d,]+\.\d\d 元\), \d{4}-\d{2} drafted", first.output

@@ -154,3 +154,16 @@ def test_retention_purges_files_and_keeps_the_provenance(world):
     assert not os.path.exists(errors)
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "exchange.load.purge")).all()
     assert {e.target_id for e in entries} >= {str(load.id)}
+
+
+def test_an_officer_without_a_region_sees_nothing(world):
+    from core.actor import Actor
+
+    nowhere = Actor("officer", 999, ("county_officer",), None)
+    assert catalogue.visible_departments(nowhere) == []
+    assert all(r["freshness"].loads == 0 for r in catalogue.catalogue_rows(nowhere))
+    with pytest.raises(NotFound):
+        lookups.person_records(nowhere, id_number=JX_ID, purpose="核对死亡信息")
+    load = db.session.scalar(select(DataLoad).limit(1))
+    with pytest.raises(NotFound):
+        catalogue.get_load_for_officer(nowhere, load.id)

@@ -10,7 +10,7 @@ import pytest
 from core.actor import SYSTEM, Actor
 from core.database import commit, db
 from core.errors import Conflict, PermissionDenied, ValidationFailed
-from core.exchange import ingest, store
+from core.exchange import catalogue, ingest, store
 from core.exchange.catalogue import DataLoad
 from core.idnumber import check_digit, make_id_number
 from tests.exchange import factory
@@ -90,6 +90,8 @@ def test_push_batch_is_checked_stored_and_a_retry_is_harmless(dept):
         )
     assert "batch_id" in err.value.errors
     assert store.current_paths("deaths") == store.load_files(load.storage_path)
+    summary = catalogue.load_summary(load)
+    assert summary["rejected_by_reason"] == {"id_check": 1, "duplicate": 1} and summary["category"] == "deaths"
 
 
 def test_push_limits_and_scope(dept):
@@ -152,6 +154,8 @@ def test_gbk_file_with_bom_mixed_endings_dates_full_width_and_old_ids(dept, offi
     old15 = "360124500101001"
     s17 = old15[:6] + "19" + old15[6:]
     converted = s17 + check_digit(s17)
+    ends_x = make_id_number("360124", date(1950, 1, 1), 19)
+    assert ends_x.endswith("X")
     full_width = new[3].translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
     lines = [
         "身份证号码,姓名,死亡日期,死亡地点",
@@ -162,6 +166,8 @@ def test_gbk_file_with_bom_mixed_endings_dates_full_width_and_old_ids(dept, offi
         f"{full_width},钱七,２０２６年３月１日,进贤县",
         "360124991301011,孙八,2026-03-01,进贤县",  # 15 digits, month 13: cannot be converted
         f"{new[0][:17]}0,周九,2026-13-01,进贤县",  # bad check digit (unless 0 is right) and a bad date
+        f"{ends_x[:17]}ｘ, 吴十 ,2026-03-01,进贤县",  # a full-width lower-case x: the same number
+        f"{ends_x[:17]}x,郑十一,2026-03-02,进贤县",  # lower-case x
     ]
     path = gbk_file(lines, bom=b"\xef\xbb\xbf")
     load = ingest.start_file_load(
@@ -170,12 +176,12 @@ def test_gbk_file_with_bom_mixed_endings_dates_full_width_and_old_ids(dept, offi
     commit()  # the bulk task runs in-process after the commit (no broker in tests)
     db.session.refresh(load)
     assert load.status == "completed", load.message
-    assert load.rows_total == 7 and load.rows_accepted == 5
+    assert load.rows_total == 9 and load.rows_accepted == 7
     stored = rows_of(load)
-    assert [r[0] for r in stored] == [new[0], new[1], new[2], converted, new[3]]
-    assert {r[1] for r in stored} == {date(2026, 3, 1)}
-    assert [r[4] for r in stored] == ["张三", "李四", "王五", "赵六", "钱七"]
-    assert [r[3] for r in stored] == [2, 3, 4, 5, 6]
+    assert [r[0] for r in stored] == [new[0], new[1], new[2], converted, new[3], ends_x, ends_x]
+    assert {r[1] for r in stored} == {date(2026, 3, 1), date(2026, 3, 2)}
+    assert [r[4] for r in stored] == ["张三", "李四", "王五", "赵六", "钱七", "吴十", "郑十一"]
+    assert [r[3] for r in stored] == [2, 3, 4, 5, 6, 9, 10]
     report = errors_of(load)
     reasons = {(r[0], r[2]) for r in report}
     assert (7, "id15_birth") in reasons
