@@ -13,6 +13,7 @@ def register_commands(app: Flask) -> None:
     from commands.exchange import exchange_cli
     from commands.files import files_cli
     from commands.identity import authorizations_cli, identity_cli
+    from commands.monitoring import monitoring_cli
     from commands.programs import programs_cli
     from commands.regions import regions_cli
     from commands.registry import registry_cli
@@ -26,3 +27,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(files_cli)
     app.cli.add_command(checks_cli)
+    app.cli.add_command(monitoring_cli)

@@ -26,6 +26,7 @@ from core.exchange import demo as exchange_demo
 from core.identity import services as identity
 from core.identity.providers import ConsoleIdentityService
 from core.idnumber import make_id_number
+from core.monitoring import demo as monitoring_demo
 from core.regions import services as regions
 from core.regions.models import Region
 from core.registry import importer, rolls, synthetic
@@ -162,6 +163,7 @@ def load(regions_dir: Path | None, progress: Callable[[str], None] | None = None
             caps={"grid_worker": 50},
         )
         done.append("demo report filed by the grid worker")
+    done.extend(filter(None, [monitoring_demo.load(DEMO_COUNTY, say)]))  # monitoring: loads → warnings
     return done
 
 

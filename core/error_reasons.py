@@ -211,10 +211,16 @@ DOMAIN: dict[str, Reason] = {
     "warning_not_found": _r(404, "未找到该预警"),
     "warning_not_open": _r(409, "该预警已核查"),
     "warning_not_confirmed": _r(409, "只有核实属实的预警可以处置"),
+    "monitoring_disposition_required": _r(409, "动态监测预警请在监测处置表单中办理"),
     # economic checks (core/checks)
     "check_running": _r(409, "核对正在进行中，请稍后再试"),
     "check_not_done": _r(409, "核对报告尚未生成"),
     "check_not_found": _r(404, "核对报告尚未生成"),
+    # monitoring (core/monitoring)
+    "rules_county_only": _r(403, "只有县级民政部门可以设置监测规则"),
+    "rules_not_found": _r(404, "未找到该县（区）的监测规则"),
+    "rules_not_draft": _r(409, "只有草稿可以启用"),
+    "not_monitoring": _r(409, "该预警不是动态监测预警"),
 }
 
 REASONS: dict[str, Reason] = {**GENERIC, **DOMAIN}
@@ -240,9 +246,14 @@ PORTAL_ONLY = frozenset(
         "warning_not_found",
         "warning_not_open",
         "warning_not_confirmed",
+        "monitoring_disposition_required",
         "check_running",
         "check_not_done",
         "check_not_found",
+        "rules_county_only",  # monitoring
+        "rules_not_found",
+        "rules_not_draft",
+        "not_monitoring",
         "officer_not_found",
         "login_failed",
         "account_locked",

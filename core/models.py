@@ -14,6 +14,7 @@ from core.households import models as households  # noqa: F401
 from core.idempotency import models as idempotency  # noqa: F401
 from core.identity import models as identity  # noqa: F401
 from core.liveness import models as liveness  # noqa: F401
+from core.monitoring import models as monitoring  # noqa: F401 - roster, rule sets, runs, dispositions
 from core.notifications import models as notifications  # noqa: F401
 from core.regions import models as regions  # noqa: F401
 from core.registry import models as registry  # noqa: F401

@@ -24,6 +24,7 @@ def init_portal(app: Flask) -> None:
     from portal.dashboard.views import bp as dashboard_bp
     from portal.departments.views import bp as departments_bp  # exchange: departments, API clients
     from portal.identity.views import bp as identity_bp
+    from portal.monitoring.views import bp as monitoring_bp  # monitoring (动态监测)
     from portal.notifications.views import bp as notifications_bp
     from portal.operations.views import bp as operations_bp
     from portal.queue.views import bp as queue_bp
@@ -53,6 +54,7 @@ def init_portal(app: Flask) -> None:
     app.register_blueprint(warnings_bp)  # warnings (预警)
     app.register_blueprint(catalogue_bp)  # exchange: department data
     app.register_blueprint(checks_bp)  # checks: 核对报告, anti-fraud dashboard
+    app.register_blueprint(monitoring_bp)  # monitoring (动态监测)
     app.register_blueprint(departments_bp)  # exchange: departments and their API clients
     install_portal_guard(app)
 

@@ -34,6 +34,7 @@ TASK_MODULES = [
     "workers.tasks.rolls",
     "workers.tasks.exchange",
     "workers.tasks.bulk",
+    "workers.tasks.monitoring",
 ]
 
 
@@ -72,6 +73,7 @@ def init_celery(app: Flask) -> Celery:
             "notify.*": {"queue": "notify"},
             "exchange.*": {"queue": "bulk"},
             "bulk.*": {"queue": "bulk"},
+            "monitoring.*": {"queue": "bulk"},
         },
         task_queues=[Queue(q) for q in QUEUES],
         task_ignore_result=not app.config.get("CELERY_RESULT_BACKEND"),
@@ -138,6 +140,16 @@ def init_celery(app: Flask) -> Celery:
             "anti-fraud-after-load": {  # bulk: a run once a department load has completed
                 "task": "bulk.antifraud_after_load",
                 "schedule": 300.0,
+                "options": {"queue": "bulk"},
+            },
+            "monitoring-after-loads": {  # monitoring: evaluate each completed department load once
+                "task": "monitoring.evaluate_new_loads",
+                "schedule": 300.0,
+                "options": {"queue": "bulk"},
+            },
+            "monitoring-nightly": {  # monitoring: roster rebuilt, everyone against every rule
+                "task": "monitoring.nightly",
+                "schedule": crontab(minute=10, hour=3),  # Asia/Shanghai, daily, after the anti-fraud run
                 "options": {"queue": "bulk"},
             },
             "sweep-orphan-files": {

@@ -336,6 +336,13 @@ def _close(warning: RiskWarning, status: str) -> None:
         casework.close(case)
 
 
+def close(warning: RiskWarning, status: str) -> None:
+    """Close a warning and its case (for dispositions kept elsewhere, e.g. core.monitoring.dispositions)."""
+    if status not in WARNING_STATUSES or status == "open":
+        raise ValueError(f"cannot close a warning as {status!r}")
+    _close(warning, status)
+
+
 def _active_enrollment(warning: RiskWarning) -> Enrollment | None:
     if warning.enrollment_id is None:
         return None
@@ -359,6 +366,11 @@ def verify(
         raise ValidationFailed(errors=errors)
     if warning.status != "open":
         raise Conflict("该预警已核查", code="warning_not_open")
+    if warning.source == "monitoring":  # its dispositions are core.monitoring.dispositions (转申请、转介 …)
+        raise Conflict(
+            "动态监测预警请在监测处置表单中办理（核实属实转申请、已在保障、不符合、转介）",
+            code="monitoring_disposition_required",
+        )
     officer_id = actor.id
     warning.disposition = result
     warning.disposition_note = note
