@@ -16,10 +16,9 @@ from flask_smorest import Blueprint
 
 from core.actor import Actor
 from core.audit import services as audit
-from core.database import commit, db, rollback
+from core.database import commit, rollback
 from core.errors import AuthenticationFailed, SignatureFailed, ValidationFailed
-from core.exchange import clients, events, ingest, reports, signing, store
-from core.exchange.catalogue import DataCategory
+from core.exchange import catalogue, clients, events, ingest, reports, signing, store
 from core.exchange.clients import Caller
 from miniprogram_api.exchange.schemas import (
     BatchArgs,
@@ -180,6 +179,7 @@ LOAD_EXAMPLE = {
     "category": "pensions",
     "batch_id": "rs-20261203-0001",
     "status": "completed",
+    "status_label": "已完成",
     "stage": None,
     "progress": 100,
     "rows_total": 10000,
@@ -188,6 +188,7 @@ LOAD_EXAMPLE = {
     "rejected_by_reason": {"id_check_digit": 3, "date_format": 1},
     "min_effective_date": "2026-11-01",
     "max_effective_date": "2026-11-30",
+    "sha256": "9f2c4e0b7a1d3c5e8f6a2b4d0c9e7f1a3b5d7c9e0f2a4b6c8d0e2f4a6b8c0d2e",
     "message": None,
     "created_at": "2026-12-03T06:30:00+00:00",
     "finished_at": "2026-12-03T06:30:02+00:00",
@@ -197,24 +198,9 @@ CHUNK = 1024 * 1024
 
 
 def _load_out(load) -> dict:  # noqa: ANN001 - a DataLoad
-    category = db.session.get(DataCategory, load.category_id)
-    return {
-        "id": load.id,
-        "category": category.code if category else "",
-        "batch_id": load.batch_id,
-        "status": load.status,
-        "stage": load.stage,
-        "progress": load.progress or 0,
-        "rows_total": load.rows_total or 0,
-        "rows_accepted": load.rows_accepted or 0,
-        "rows_rejected": load.rows_rejected or 0,
-        "rejected_by_reason": load.rejected_by_reason,
-        "min_effective_date": load.min_effective_date,
-        "max_effective_date": load.max_effective_date,
-        "message": load.message,
-        "created_at": load.created_at,
-        "finished_at": load.finished_at,
-    }
+    out = catalogue.load_summary(load)
+    out["id"] = out.pop("load_id")
+    return out
 
 
 def _ndjson_rows(body: bytes) -> list:

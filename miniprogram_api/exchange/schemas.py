@@ -114,6 +114,7 @@ class LoadOut(StrictSchema):
             "description": "pending (queued), running, completed, failed (see message), purged (past retention)",
         },
     )
+    status_label = fields.String(required=True, metadata={"description": "The status in Chinese", "example": "已完成"})
     stage = fields.String(allow_none=True, metadata={"description": "What a running load is doing"})
     progress = fields.Integer(required=True, metadata={"description": "Percent done"})
     rows_total = fields.Integer(required=True, metadata={"description": "Rows received"})
@@ -127,8 +128,13 @@ class LoadOut(StrictSchema):
         allow_none=True,
         metadata={"description": "Rejected rows counted by reason code"},
     )
-    min_effective_date = fields.Date(allow_none=True, metadata={"description": "Earliest effective date stored"})
-    max_effective_date = fields.Date(allow_none=True, metadata={"description": "Latest effective date stored"})
+    min_effective_date = fields.String(
+        allow_none=True, metadata={"format": "date", "description": "Earliest effective date stored"}
+    )
+    max_effective_date = fields.String(
+        allow_none=True, metadata={"format": "date", "description": "Latest effective date stored"}
+    )
+    sha256 = fields.String(required=True, metadata={"description": "SHA-256 of the file or batch as received"})
     message = fields.String(allow_none=True, metadata={"description": "Why a load failed (Chinese)"})
-    created_at = fields.DateTime(required=True, metadata={"description": "Received (UTC)"})
-    finished_at = fields.DateTime(allow_none=True, metadata={"description": "Finished (UTC)"})
+    created_at = fields.String(required=True, metadata={"format": "date-time", "description": "Received (UTC)"})
+    finished_at = fields.String(allow_none=True, metadata={"format": "date-time", "description": "Finished (UTC)"})

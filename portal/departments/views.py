@@ -4,6 +4,9 @@ The logic is core.exchange.clients; these views parse, call and render."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from core.database import commit, rollback
@@ -86,6 +89,18 @@ def _secret_page(department_id: int, issued: clients.IssuedKey, message: str):
     return response, status, {"Cache-Control": "no-store"}
 
 
+def _run(department_id: int, action: Callable[[], Any], values: dict | None = None) -> tuple[Any, Any]:
+    """``(result, None)`` or ``(None, the detail page re-rendered with the error)``; 403/404 propagate."""
+    try:
+        return action(), None
+    except DomainError as err:
+        if err.status in (403, 404):
+            raise
+        rollback()
+        flash_error(err)
+        return None, _detail_page(department_id, err.status, err.errors, values)
+
+
 @bp.route("/<int:department_id>/clients", methods=["POST"])
 def issue(department_id: int):
     form = request.form
@@ -95,42 +110,28 @@ def issue(department_id: int):
         "categories": [c[:40] for c in form.getlist("categories")][:50],
     }
     department = clients.get_department(g.actor, department_id)
-    try:
-        issued = clients.issue_client(g.actor, department, values)
-    except DomainError as err:
-        if err.status in (403, 404):
-            raise
-        rollback()
-        flash_error(err)
-        return _detail_page(department_id, err.status, err.errors, values)
+    issued, page = _run(department_id, lambda: clients.issue_client(g.actor, department, values), values)
+    if page is not None:
+        return page
     return _secret_page(department_id, issued, "已生成接入密钥，请立即复制并安全交给部门，离开本页后将无法再次查看")
 
 
 @bp.route("/clients/<int:client_id>/rotate", methods=["POST"])
 def rotate(client_id: int):
     _, department = clients.get_client(g.actor, client_id)
-    try:
-        issued = clients.rotate(g.actor, client_id)
-    except DomainError as err:
-        if err.status in (403, 404):
-            raise
-        rollback()
-        flash_error(err)
-        return _detail_page(department.id, err.status)
+    issued, page = _run(department.id, lambda: clients.rotate(g.actor, client_id))
+    if page is not None:
+        return page
     return _secret_page(department.id, issued, "已更换密钥；旧密钥在24小时内仍可使用，请部门尽快切换")
 
 
 @bp.route("/clients/<int:client_id>/categories", methods=["POST"])
 def set_categories(client_id: int):
     _, department = clients.get_client(g.actor, client_id)
-    try:
-        clients.set_categories(g.actor, client_id, [c[:40] for c in request.form.getlist("categories")][:50])
-    except DomainError as err:
-        if err.status in (403, 404):
-            raise
-        rollback()
-        flash_error(err)
-        return _detail_page(department.id, err.status, err.errors)
+    chosen = [c[:40] for c in request.form.getlist("categories")][:50]
+    _, page = _run(department.id, lambda: clients.set_categories(g.actor, client_id, chosen))
+    if page is not None:
+        return page
     flash("已更新可报送的数据类别", "info")
     return redirect(url_for(".detail", department_id=department.id), 303)
 
@@ -138,13 +139,9 @@ def set_categories(client_id: int):
 @bp.route("/clients/<int:client_id>/revoke", methods=["POST"])
 def revoke(client_id: int):
     _, department = clients.get_client(g.actor, client_id)
-    try:
-        clients.revoke(g.actor, client_id, (request.form.get("reason") or "")[:300])
-    except DomainError as err:
-        if err.status in (403, 404):
-            raise
-        rollback()
-        flash_error(err)
-        return _detail_page(department.id, err.status, err.errors)
+    reason = (request.form.get("reason") or "")[:300]
+    _, page = _run(department.id, lambda: clients.revoke(g.actor, client_id, reason))
+    if page is not None:
+        return page
     flash("已吊销该接入系统的密钥", "info")
     return redirect(url_for(".detail", department_id=department.id), 303)

@@ -44,6 +44,19 @@ def _filters() -> dict[str, str | None]:
     }
 
 
+def _list(filters: dict[str, str | None], page: int, page_size: int) -> warnings.Page:
+    return warnings.list_warnings(
+        g.actor,
+        status=None if filters["status"] == "all" else filters["status"],
+        reason=filters["reason"],
+        level=filters["level"],
+        source=filters["source"],
+        township=filters["township"],
+        page=page,
+        page_size=page_size,
+    )
+
+
 def _is_county() -> bool:
     return bool(warnings.COUNTY_ROLES & set(g.actor.roles))
 
@@ -51,16 +64,7 @@ def _is_county() -> bool:
 @bp.route("")
 def index():
     filters = _filters()
-    result = warnings.list_warnings(
-        g.actor,
-        status=None if filters["status"] == "all" else filters["status"],
-        reason=filters["reason"],
-        level=filters["level"],
-        source=filters["source"],
-        township=filters["township"],
-        page=page_value(request.args.get("page")),
-        page_size=current_app.config["PORTAL_PAGE_SIZE"],
-    )
+    result = _list(filters, page_value(request.args.get("page")), current_app.config["PORTAL_PAGE_SIZE"])
     names = regions.names_for({w.township_code for w in result.items})
     return render_template(
         "warnings/index.html",
@@ -82,16 +86,7 @@ def export():
     ]
     page, names = 1, {}
     while True:
-        result = warnings.list_warnings(
-            g.actor,
-            status=None if filters["status"] == "all" else filters["status"],
-            reason=filters["reason"],
-            level=filters["level"],
-            source=filters["source"],
-            township=filters["township"],
-            page=page,
-            page_size=500,
-        )
+        result = _list(filters, page, 500)
         names.update(regions.names_for({w.township_code for w in result.items} - set(names)))
         for w in result.items:
             rows.append(
