@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 run: install
 	@echo "==> [run 1/3] database migrations"
 	$(FLASK) db upgrade
-	@echo "==> [run 2/3] demo data (first run: about 45,000 regions, then officers, a citizen, an application, a report, a register of 3,000 households)"
+	@echo "==> [run 2/3] demo data (first run: about 45,000 regions, then officers, a citizen, an application, a report, a register of 3,000 households, department data and warnings)"
 	$(FLASK) demo load
 	@echo "==> [run 3/3] serving on http://$(HOST):$(PORT) (HOST=... PORT=... to change)"
 	$(FLASK) demo info --base-url http://$(HOST):$(PORT)
