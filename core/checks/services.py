@@ -256,6 +256,8 @@ def conclude(actor: Actor, application_id: int, *, conclusion: str, note: str) -
 
 def applicant_summary(app: Application) -> dict[str, Any] | None:
     """What the applicant sees: the status and a neutral sentence — no department data, no grade."""
+    if not app.evidence_length:  # no authorization recorded yet: the gate cannot have opened, no query
+        return None
     check = latest(app.id)
     if check is None:
         return None
