@@ -17,6 +17,8 @@ import contextlib
 import glob
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +28,9 @@ from sqlalchemy import select
 
 from core import clock
 from core.database import db
+from core.errors import ValidationFailed
+
+STREAM_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -131,6 +136,29 @@ def remove_dir(directory: str | None) -> None:
     if is_remote():  # object stores: deleted by the bucket's lifecycle rule on the prefix (docs/exchange.md)
         return
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def save_stream(
+    stream: Any, *, folder: str, max_bytes: int | None = None, on_chunk: Callable[[bytes], None] | None = None
+) -> tuple[str, int]:
+    """Copy an upload's stream to a new file under the work folder in 1 MB chunks (a 2 GB file is never
+    held in memory); ``on_chunk`` sees each chunk (a digest). Over ``max_bytes`` the partial file is removed
+    and the upload refused with the field."""
+    fd, path = tempfile.mkstemp(prefix="upload-", dir=work_dir(folder))
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(STREAM_CHUNK):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise ValidationFailed(errors={"file": [f"文件不能超过{max_bytes // (1024 * 1024):,}MB"]})
+                if on_chunk is not None:
+                    on_chunk(chunk)
+                out.write(chunk)
+    except BaseException:
+        remove_file(path)
+        raise
+    return path, size
 
 
 def remove_file(path: str | None) -> None:

@@ -153,9 +153,6 @@ def raise_warnings(actor: Actor, hits: Sequence[Hit]) -> RaiseResult:
             }
         )
     keys = [row["open_key"] for row in rows]
-    existing: set[str] = set()
-    for chunk in _chunks(keys):
-        existing.update(db.session.scalars(select(RiskWarning.open_key).where(RiskWarning.open_key.in_(chunk))))
     if rows:
         stmt = _insert(db.session.get_bind().dialect.name)
         table = RiskWarning.__table__
@@ -180,7 +177,7 @@ def raise_warnings(actor: Actor, hits: Sequence[Hit]) -> RaiseResult:
         )
         for chunk in _chunks(rows):
             db.session.execute(stmt, list(chunk))
-    new_ids = _open_cases(actor, [k for k in keys if k not in existing])
+    new_ids = _open_cases(actor, keys)  # an open warning that already has its case is left alone
     created = len(new_ids)
     if rows:
         audit.record(
@@ -197,7 +194,7 @@ def raise_warnings(actor: Actor, hits: Sequence[Hit]) -> RaiseResult:
 
 
 def _rank(level: Any) -> Any:
-    return sql_case({k: v for k, v in LEVEL_RANK.items()}, value=level, else_=0)
+    return sql_case(LEVEL_RANK, value=level, else_=0)
 
 
 def _open_cases(actor: Actor, keys: list[str]) -> list[int]:
@@ -343,10 +340,12 @@ def close(warning: RiskWarning, status: str) -> None:
     _close(warning, status)
 
 
+def enrollment_of(warning: RiskWarning) -> Enrollment | None:
+    return db.session.get(Enrollment, warning.enrollment_id) if warning.enrollment_id else None
+
+
 def _active_enrollment(warning: RiskWarning) -> Enrollment | None:
-    if warning.enrollment_id is None:
-        return None
-    enrollment = db.session.get(Enrollment, warning.enrollment_id)
+    enrollment = enrollment_of(warning)
     return enrollment if enrollment is not None and enrollment.status in ("active", "suspended") else None
 
 

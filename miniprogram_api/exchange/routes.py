@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import time
 
 from flask import after_this_request, current_app, g, request, send_file
@@ -33,6 +31,8 @@ from miniprogram_api.openapi import errors
 
 log = logging.getLogger(__name__)
 SECURITY = [{"departmentSignature": []}]
+# the signature's headers are checked first; the body is digested while it streams to disk
+STREAMED_ENDPOINTS = frozenset({"exchange.Files"})
 blp = Blueprint(
     "exchange",
     __name__,
@@ -69,8 +69,7 @@ def _verify_signature() -> None:
     """Every call is signed. Bodies up to MAX_CONTENT_LENGTH are read and their digest compared here; a
     streamed upload (``streams_body``) compares it while streaming, after the headers are verified."""
     g.exchange_started = time.perf_counter()
-    view = request.url_rule and blp_views.get(request.url_rule.endpoint)
-    streams = bool(view and getattr(view, "streams_body", False))
+    streams = request.endpoint in STREAMED_ENDPOINTS
     signing.parse_input(request.headers.get("Signature-Input"))  # an unsigned call: signature_missing first
     digest = None
     if not streams:
@@ -194,7 +193,6 @@ LOAD_EXAMPLE = {
     "finished_at": "2026-12-03T06:30:02+00:00",
 }
 NDJSON = "application/x-ndjson"
-CHUNK = 1024 * 1024
 
 
 def _load_out(load) -> dict:  # noqa: ANN001 - a DataLoad
@@ -262,8 +260,6 @@ class Batches(MethodView):
 
 @blp.route("/files")
 class Files(MethodView):
-    streams_body = True  # the signature's headers are checked first; the body is digested while it streams
-
     @blp.doc(
         security=SECURITY,
         requestBody={
@@ -290,16 +286,8 @@ class Files(MethodView):
             raise ValidationFailed(errors={"file": [f"文件不能超过{limit // (1024 * 1024):,}MB"]})
         request.max_content_length = limit
         digest = signing.StreamingDigest(declared_alg)
-        path = str(store.work_dir("incoming-api") / f"{secrets.token_hex(16)}.part")
-        size = 0
+        path, _ = store.save_stream(request.stream, folder="incoming-api", max_bytes=limit, on_chunk=digest.update)
         try:
-            with open(path, "wb") as fh:
-                while chunk := request.stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise ValidationFailed(errors={"file": [f"文件不能超过{limit // (1024 * 1024):,}MB"]})
-                    digest.update(chunk)
-                    fh.write(chunk)
             if digest.digest() != declared:
                 raise SignatureFailed("请求体与 Content-Digest 不一致", code="digest_mismatch")
             load = ingest.start_file_load(
@@ -313,8 +301,7 @@ class Files(MethodView):
                 max_bytes=limit,
             )
         finally:
-            if os.path.exists(path):  # taken over (moved) by the load, or refused
-                os.remove(path)
+            store.remove_file(path)  # already moved when the load took it over; else the refused upload
         return _load_out(load), 202
 
 
@@ -350,15 +337,3 @@ class LoadErrors(MethodView):
             return response
 
         return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
-
-
-# endpoint name -> view class (the before_request hook asks whether a view streams its body)
-blp_views: dict[str, type] = {}
-
-
-def _register_views() -> None:
-    for name in ("ClientInfo", "Events", "Batches", "Files", "Load", "LoadErrors"):
-        blp_views[f"exchange.{name}"] = globals()[name]
-
-
-_register_views()

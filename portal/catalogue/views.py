@@ -3,9 +3,6 @@ and the audited person look-up. Thin: parse, call core.exchange, commit."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 from flask import (
     Blueprint,
     Flask,
@@ -97,10 +94,7 @@ def upload():
     if file is None or not file.filename:
         flash_error(DomainError(errors={"file": ["请选择要上传的文件"]}))
         return _upload_form(422)
-    fd, path = tempfile.mkstemp(prefix="upload-", dir=store.work_dir("incoming"))
-    with os.fdopen(fd, "wb") as out:
-        while chunk := file.stream.read(1024 * 1024):
-            out.write(chunk)
+    path, _ = store.save_stream(file.stream, folder="incoming")
     try:
         load = ingest.start_file_load(
             g.actor,

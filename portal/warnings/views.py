@@ -9,10 +9,9 @@ from collections.abc import Callable
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from core import clock, idnumber
-from core.database import commit, db, rollback
+from core.database import commit, rollback
 from core.errors import DomainError
 from core.regions import services as regions
-from core.registry.models import Enrollment
 from core.warnings import services as warnings
 from core.warnings.models import WARNING_LEVELS, WARNING_SOURCES, WARNING_STATUSES
 from portal.exports import xlsx_response
@@ -112,7 +111,7 @@ def export():
 
 def _page(warning_id: int, status: int = 200, errors: dict | None = None, values: dict | None = None):
     warning = warnings.view(g.actor, warning_id)
-    enrollment = db_enrollment(warning.enrollment_id)
+    enrollment = warnings.enrollment_of(warning)
     names = regions.names_for({warning.township_code, warning.county_code})
     return render_template(
         "warnings/detail.html",
@@ -126,10 +125,6 @@ def _page(warning_id: int, status: int = 200, errors: dict | None = None, values
         mask=idnumber.mask,
         **LABELS,
     ), status
-
-
-def db_enrollment(enrollment_id: int | None) -> Enrollment | None:
-    return db.session.get(Enrollment, enrollment_id) if enrollment_id else None
 
 
 @bp.route("/<int:warning_id>")
