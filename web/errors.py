@@ -188,6 +188,21 @@ def is_outage(err: BaseException) -> bool:
     )
 
 
+OUTAGE_MESSAGE = "服务繁忙或暂时不可用，请稍后重试"
+
+
+def outage_response(app: Flask) -> Response:
+    """The 503 of an outage, for a hook that runs outside the error handlers (the request's commit)."""
+    headers = {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)}
+    if not _is_api_request():
+        body, status, extra = _portal_error_page(503, message=OUTAGE_MESSAGE)
+        return Response(body, status, {**extra, **headers})
+    response = app.json.response(error_payload(503, "service_unavailable", OUTAGE_MESSAGE))
+    response.status_code = 503
+    response.headers.update(headers)
+    return response
+
+
 def _log_unexpected(err: Exception) -> None:
     if isinstance(err, DBAPIError):
         # the driver's text may quote values (``DETAIL: Key (id_number)=(…)``): log where, not what
@@ -251,9 +266,7 @@ def register_error_handlers(app: Flask) -> None:
                 rollback()
             except Exception:  # the connection is gone; the pool replaces it
                 log.debug("rollback after an outage failed", exc_info=True)
-            return _domain_error(
-                ServiceUnavailable("服务繁忙或暂时不可用，请稍后重试", retry_after=OUTAGE_RETRY_AFTER_SECONDS)
-            )
+            return _domain_error(ServiceUnavailable(OUTAGE_MESSAGE, retry_after=OUTAGE_RETRY_AFTER_SECONDS))
         _log_unexpected(err)
         rollback()
         if not _is_api_request():

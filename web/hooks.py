@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.database import commit, rollback
-from web.errors import error_payload
+from web.errors import error_payload, is_outage, outage_response
 
 log = logging.getLogger("relieflink")
 INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
@@ -73,9 +73,27 @@ def install(app: Flask) -> None:
                 if cleanup:
                     cleanup()
                 log.warning("integrity conflict committing %s %s", request.method, request.path)
-                return app.json.response(
-                    error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"), status=409
-                )
+                conflict = app.json.response(error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"))
+                conflict.status_code = 409
+                return conflict
+            except Exception as err:
+                if not is_outage(err):
+                    raise
+                # The connection broke during COMMIT (the database restarted): the outcome is unknown, so
+                # the answer is a retryable 503, never a 500. An Idempotency-Key marker is kept, not
+                # released: if the commit did land, the retry replays its answer instead of running twice;
+                # if it did not, the marker turns stale and the retry runs (IDEMPOTENCY_STALE_SECONDS).
+                try:
+                    rollback()
+                except Exception:  # the connection is gone; the pool replaces it
+                    log.debug("rollback after a failed commit failed", exc_info=True)
+                log.warning("outage committing %s %s: %s", request.method, request.path, type(err).__name__)
+                return outage_response(app)
         else:
-            rollback()
+            try:
+                rollback()
+            except Exception as err:  # the error answer stands; a dead connection is the pool's to replace
+                if not is_outage(err):
+                    raise
+                log.debug("rollback failed", exc_info=True)
         return response

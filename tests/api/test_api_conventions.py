@@ -212,3 +212,50 @@ def test_bad_key_format(client):
     resp = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "x"})
     assert resp.status_code == 422
     assert "Idempotency-Key" in resp.get_json()["errors"]
+
+
+def test_a_connection_lost_during_commit_is_a_503_and_keeps_the_idempotency_marker(client, app, monkeypatch):
+    """The database restarts while the request commits (CI saw a 500 here): the outcome is unknown, so the
+    answer is a retryable 503; the Idempotency-Key marker stays, so a retry is told "in progress" (or, had
+    the commit landed, gets the stored answer) instead of running the write a second time."""
+    from sqlalchemy.exc import OperationalError
+
+    import web.hooks
+
+    headers = {**citizen_headers(client, "13900002007"), "Idempotency-Key": str(uuid.uuid4())}
+    body = {"township_code": "360124100", "title": "提交时断开"}
+    real_commit = web.hooks.commit
+
+    def lost(*args, **kwargs):
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(web.hooks, "commit", lost)
+    resp = client.post("/api/v1/demo/cases", headers=headers, json=body)
+    monkeypatch.setattr(web.hooks, "commit", real_commit)
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.get_json()["status"] == "service_unavailable" and resp.headers["Retry-After"] == "5"
+    assert _count_cases(app) == 0  # rolled back
+    retry = client.post("/api/v1/demo/cases", headers=headers, json=body)
+    assert retry.status_code == 409 and retry.get_json()["status"] == "idempotency_in_progress"
+    assert _count_cases(app) == 0
+    # the portal answers its own 503 page for the same failure
+    monkeypatch.setattr(web.hooks, "commit", lost)
+    page = client.get("/portal/login")
+    assert page.status_code == 503 and "text/html" in page.headers["Content-Type"]
+    assert page.headers["Retry-After"] == "5"
+
+
+def test_a_constraint_failing_at_commit_is_a_409_not_a_500(client, app, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    import web.hooks
+
+    headers = citizen_headers(client, "13900002008")
+
+    def conflict(*args, **kwargs):
+        raise IntegrityError("COMMIT", {}, Exception("duplicate key value violates unique constraint"))
+
+    monkeypatch.setattr(web.hooks, "commit", conflict)
+    resp = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "冲突"})
+    assert resp.status_code == 409 and resp.get_json()["status"] == "conflict"
+    assert _count_cases(app) == 0
