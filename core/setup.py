@@ -37,8 +37,9 @@ def wire() -> None:
     applications.on_household_change("authorizations", authorizations.plan)
     # a log-in's drafts become the person's at its first real-name verification
     identity.on_first_verification("applications", applications.adopt_drafts)
-    # the registry (一人一档): submitted members and named report subjects are persons; an approval enrolls
-    applications.on_submitted("registry", registry.register_application)
+    # the registry (一人一档): submitted members (linked by a task after the commit) and named report subjects
+    # are persons; an approval enrolls
+    applications.on_submitted("registry", registry.schedule_link)
     reports.on_filed("registry", registry.register_report)
     workflow.on_approved("registry", registry.enroll_approved)
     workflow.validate_all()  # a broken workflow definition stops start-up

@@ -32,6 +32,7 @@ TASK_MODULES = [
     "workers.tasks.deadlines",
     "workers.tasks.faces",
     "workers.tasks.rolls",
+    "workers.tasks.registry",
     "workers.tasks.exchange",
     "workers.tasks.bulk",
     "workers.tasks.monitoring",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock, pii
@@ -132,6 +132,14 @@ class ApplicationEvent(db.Model):
     """The timeline: every status change, with the text the citizen reads."""
 
     __tablename__ = "application_events"
+    __table_args__ = (
+        Index(
+            "ix_application_events_to_notify",
+            "application_id",
+            postgresql_where=text("notified_at IS NULL"),
+            sqlite_where=text("notified_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
@@ -143,6 +151,10 @@ class ApplicationEvent(db.Model):
     citizen_text: Mapped[str] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict | None] = mapped_column(JSON)
+    # the notice's own wording ({"phrase", "hint"}) when it changes no status; None: the status's wording
+    notice: Mapped[dict | None] = mapped_column(JSON)
+    # set by the notify task once the event's messages are in the outbox; None: still to notify
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Attachment(db.Model):

@@ -1,4 +1,9 @@
-"""Status notifications: one outbox message per recipient and channel for each timeline event."""
+"""Status notifications: one outbox message per recipient and channel for each timeline event.
+
+A request records the event and one task (``NOTIFY_TASK``, the application's id, once per transaction);
+the task writes the messages after the commit (recipients, channels, de-duplication), so a citizen's
+submit or an officer's decision does not wait on them, and a retried or repeated task sends nothing twice
+(``notified_at`` and the messages' de-duplication keys)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,11 @@ from core.actor import Actor
 from core.applications.models import STATUS_PHRASES, Application, ApplicationEvent
 from core.applications.programs import program_label
 from core.clock import to_local
-from core.database import db
+from core.database import db, enqueue_after_commit
 from core.notifications import services as outbox
 
 TEMPLATE = "application_status"
+NOTIFY_TASK = "notify.application_events"
 HINTS = {
     "submitted": "请耐心等待受理",
     "correction_requested": "请在小程序中补正材料",
@@ -74,7 +80,13 @@ def notify_event(
 
 
 def _add_event(
-    app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None, detail: dict[str, Any]
+    app: Application,
+    actor: Actor,
+    kind: str,
+    citizen_text: str,
+    reason: str | None,
+    detail: dict[str, Any],
+    notice: dict[str, str] | None = None,
 ) -> ApplicationEvent:
     event = ApplicationEvent(
         application_id=app.id,
@@ -85,26 +97,54 @@ def _add_event(
         citizen_text=citizen_text,
         reason=reason,
         detail=detail or None,
+        notice=notice,
         at=clock.utcnow(),
     )
-    db.session.add(event)
-    db.session.flush()
+    db.session.add(event)  # written with the request's other rows in its one flush
+    _schedule(app)
     return event
+
+
+def _schedule(app: Application) -> None:
+    """One notify task per application and transaction, however many events it records."""
+    scheduled = db.session.info.setdefault("notify_applications", set())
+    if app.id not in scheduled:
+        scheduled.add(app.id)
+        enqueue_after_commit(NOTIFY_TASK, app.id, queue="notify")
+
+
+def notify_pending(application_id: int) -> int:
+    """The task's work: queue the messages of the application's events not notified yet, oldest first; mark
+    them notified. Returns the number of events handled (0 when another run did them)."""
+    app = db.session.get(Application, application_id)
+    if app is None:
+        return 0
+    events = list(
+        db.session.scalars(
+            select(ApplicationEvent)
+            .where(ApplicationEvent.application_id == application_id, ApplicationEvent.notified_at.is_(None))
+            .order_by(ApplicationEvent.id)
+            .with_for_update()  # two runs of the task for one application: the second waits, then finds none
+        )
+    )
+    now = clock.utcnow()
+    for event in events:
+        notice = event.notice or {}
+        notify_event(app, event, phrase=notice.get("phrase"), hint=notice.get("hint"))
+        event.notified_at = now
+    return len(events)
 
 
 def record_event(
     app: Application, actor: Actor, kind: str, citizen_text: str, reason: str | None = None, **detail: Any
 ) -> ApplicationEvent:
-    """Add a timeline event (what the citizen reads) and queue its notifications."""
-    event = _add_event(app, actor, kind, citizen_text, reason, detail)
-    notify_event(app, event)
-    return event
+    """Add a timeline event (what the citizen reads); its notifications are written by the notify task.
+    The event has no id until the next flush."""
+    return _add_event(app, actor, kind, citizen_text, reason, detail)
 
 
 def record_notice(
     app: Application, actor: Actor, kind: str, citizen_text: str, *, phrase: str, hint: str
 ) -> ApplicationEvent:
     """A timeline event that changes no status, notified with its own phrase and hint (no reason shown)."""
-    event = _add_event(app, actor, kind, citizen_text, None, {})
-    notify_event(app, event, phrase=phrase, hint=hint)
-    return event
+    return _add_event(app, actor, kind, citizen_text, None, {}, notice={"phrase": phrase, "hint": hint})

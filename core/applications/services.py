@@ -40,6 +40,7 @@ from core.applications.intake import (
     reveal_id_numbers,
     township_name,
 )
+from core.applications.notify import NOTIFY_TASK, notify_pending
 from core.applications.submission import (
     close_cases,
     on_submitted,
@@ -53,6 +54,7 @@ from core.applications.submission import (
 
 __all__ = [
     "DRAFT_FIELDS",
+    "NOTIFY_TASK",
     "WITH_HOUSEHOLD",
     "Page",
     "accept",
@@ -74,6 +76,7 @@ __all__ = [
     "mask_name",
     "masked_members",
     "monthly_income_total",
+    "notify_pending",
     "on_household_change",
     "on_submitted",
     "record_event",

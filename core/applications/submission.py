@@ -194,6 +194,7 @@ def reply_correction(actor: Actor, user: User, app: Application, text: str, atta
         reason=text or None,
         attachment_ids=attachment_ids,
     )
+    db.session.flush()  # the event's id, which the materials name
     for attachment in attachments:
         attachment.correction_event_id = event.id
     casework.resume_clock(db.session.get(Case, app.case_id))

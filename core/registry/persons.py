@@ -12,7 +12,7 @@ from core import access, clock, idnumber, pii
 from core.actor import Actor
 from core.applications.models import Application
 from core.authorizations.models import AuthorizationRequest
-from core.database import db
+from core.database import db, enqueue_after_commit
 from core.errors import NotFound
 from core.registry.models import Household, HouseholdMembership, Person, PersonFact
 
@@ -97,6 +97,26 @@ def record_facts(
                 )
             )
     db.session.flush()
+
+
+LINK_TASK = "registry.link_application"
+
+
+def schedule_link(app: Application) -> None:
+    """On submit: link the members to persons after the commit, in a worker (an outbox task), so the citizen's
+    submit does not wait on the registry's person look-ups and fact rows. An approval that comes first links
+    them itself (``household_from_application``)."""
+    enqueue_after_commit(LINK_TASK, app.id)
+
+
+def link_application(application_id: int) -> bool:
+    """The task's work: link a submitted application's members (idempotent: persons are matched by ID
+    number, facts already recorded are not written again). False when the application is gone or a draft."""
+    app = db.session.get(Application, application_id)
+    if app is None or app.status == "draft":
+        return False
+    register_application(app)
+    return True
 
 
 def register_application(app: Application) -> None:

@@ -20,21 +20,25 @@ from core.registry.enrollments import (
 )
 from core.registry.enrollments import members_of as enrollment_members
 from core.registry.persons import (
+    LINK_TASK,
     find_person,
     get_household_for_officer,
     get_person_for_officer,
     household_from_application,
     join_household,
+    link_application,
     members_of,
     person_for,
     record_facts,
     register_application,
     register_report,
+    schedule_link,
 )
 
 __all__ = [
     "COUNTY_ROLES",
     "ENROLLED_PROGRAMS",
+    "LINK_TASK",
     "TRANSITIONS",
     "add_months",
     "change",
@@ -48,6 +52,7 @@ __all__ = [
     "get_person_for_officer",
     "household_from_application",
     "join_household",
+    "link_application",
     "members_of",
     "month_of",
     "officer_change",
@@ -56,4 +61,5 @@ __all__ = [
     "record_facts",
     "register_application",
     "register_report",
+    "schedule_link",
 ]

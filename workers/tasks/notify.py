@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
+from core.applications import services as applications
 from core.database import commit
 from core.notifications import services as outbox
 from core.notifications.channels import SendError
@@ -27,3 +28,11 @@ def reconcile_sending() -> dict:
     counts = outbox.reconcile_sending(older_than_seconds=current_app.config["NOTIFY_RECONCILE_AFTER_SECONDS"])
     commit()
     return counts
+
+
+@shared_task(name=applications.NOTIFY_TASK, acks_late=True, **RETRY)
+def application_events(application_id: int) -> int:
+    """Write the outbox messages of an application's new timeline events (safe to run twice)."""
+    handled = applications.notify_pending(application_id)
+    commit()
+    return handled
