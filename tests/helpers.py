@@ -51,7 +51,7 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def portal_login(client, username: str, secret: str, password: str = PASSWORD):
+def portal_login(client, username: str, secret: str, password: str = PASSWORD, code: str | None = None):
     page = client.get("/portal/login")
     resp = client.post(
         "/portal/login",
@@ -61,7 +61,10 @@ def portal_login(client, username: str, secret: str, password: str = PASSWORD):
     page = client.get("/portal/login/totp")
     return client.post(
         "/portal/login/totp",
-        data={"code": pyotp.TOTP(secret).at(clock.utcnow()), "csrf_token": csrf_token(page.get_data(as_text=True))},
+        data={
+            "code": code or pyotp.TOTP(secret).at(clock.utcnow()),
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
     )
 
 
