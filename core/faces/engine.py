@@ -1,8 +1,10 @@
 """Face verification: the same person as the reference portrait in every frame, and a live head turn.
 
-Uses face_recognition (dlib): HOG detector at 640 px (no upsampling), 128-d encodings, and the 5-point landmark model
-(free of the 68-point model's non-commercial training-data restriction) for the head-turn measure:
-the nose tip projected onto the line between the outer eye corners (0.5 = frontal).
+Uses face_recognition (dlib): frames decoded at 640 px; the HOG detector (no upsampling) on a grey 480 px copy, the
+box scaled back; the 5-point landmark model (free of the 68-point model's non-commercial training-data restriction)
+on the 640 px frame, found once for both the 128-d encoding (face_recognition's default 5-point alignment,
+num_jitters=1) and the head-turn measure: the nose tip projected onto the line between the outer eye corners
+(0.5 = frontal).
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ class Verdict:
 def prepare(data: bytes) -> np.ndarray:
     """Decode, apply EXIF orientation, downscale to at most 640 px, RGB uint8."""
     image = Image.open(io.BytesIO(data))
-    image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale (DCT scaling), much cheaper
+    width, height = image.size
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    # JPEG: decode at a reduced scale (DCT scaling by 1/2, 1/4 or 1/8), the smallest one still at least the
+    # final size: asking for the final size (not a 640 x 640 square) lets a tall or wide photo decode at 1/2
+    image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
     image = ImageOps.exif_transpose(image)
     image = image.convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
@@ -80,34 +86,75 @@ def head_turn(landmarks: dict) -> float | None:
     return float((nose - left) @ axis / norm) if norm else None
 
 
-# HOG detection on the decoded 640 px frame without upsampling. Chosen by measurement on the 30 photos of
-# ../shared/data/faces (bench/face_verify.py, issue 15), CPU ms per frame: 640 px upsampled once 97 (the
-# straightforward pipeline), 640 px 24, 560 px 19, 480 px 14, 400 px 10. At 640 px every single-face photo
-# still has exactly one face and the three-person photo still more than one; at 560 px and below that photo
-# shows one face or none (a group photo would pass as one person), at 400 px five single-face photos lose it.
-DETECT_SIDE = 640
+# HOG detection on a grey copy of the decoded frame at DETECT_SIDE px, without upsampling. Chosen by measurement
+# (bench/face_verify.py prints it; issue 15) on the bench's 20 test frames and the other 10 photos of
+# ../shared/data/faces. Detector CPU ms per frame (quiet machine): 640 px RGB upsampled once (the straightforward
+# pipeline) ~55; 640 px RGB 12 (before); grey 640 9, 560 7, 520 6, 480 5, 440 4.5, 400 3.6. Down to 480 px every
+# test frame and every other single-face photo has exactly one face (weakest detector score +0.34 at 480, +0.59
+# at 640; 0 = threshold), at 460 px obama3 loses it, at 440 px kit_harington_john1 too, at 400 px five frames.
+# Two of the three group photos keep two faces; obama_and_biden.jpg (small faces) has 2 at 640 and none from
+# 560 down (refused as no_face, never taken for one person; 560 px RGB found 1). Match distances stay within
+# 0.008-0.016 of the straightforward pipeline's from 640 to 480 px. The head-turn measure moves by up to ~0.03
+# with the box (which shifts by a few px from one detection size to another): the bench's set hamilton
+# f0140/f0148/f0156 turns 0.13-0.18 depending on the size (threshold 0.15; 0.161 at 640, 0.152 at 480, 0.130 at
+# 520 and 0.144 at 500, where that set fails no_liveness). Of the sizes that keep every outcome, 480 is the cheapest.
+DETECT_SIDE = 480
 UPSAMPLE = 0
 
 
-def locate(engine: ModuleType, pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """HOG face detection (at most DETECT_SIDE px, no upsampling: the costliest step scales with the area)."""
-    height, width = pixels.shape[:2]
-    scale = DETECT_SIDE / max(height, width)
+def locate(
+    engine: ModuleType, image: np.ndarray | Image.Image, side: int | None = None, upsample: int = UPSAMPLE
+) -> list[tuple[int, int, int, int]]:
+    """HOG face boxes (top, right, bottom, left) in ``image``'s coordinates, detected on a copy of at most
+    ``side`` px (default DETECT_SIDE): the detector's cost scales with the area it scans."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    width, height = picture.size
+    scale = (side or DETECT_SIDE) / max(width, height)
     if scale >= 1:
-        return engine.face_locations(pixels, number_of_times_to_upsample=UPSAMPLE, model="hog")
-    small = np.asarray(Image.fromarray(pixels).resize((round(width * scale), round(height * scale))))
-    boxes = engine.face_locations(small, number_of_times_to_upsample=UPSAMPLE, model="hog")
-    return [(round(t / scale), round(r / scale), round(b / scale), round(left / scale)) for t, r, b, left in boxes]
+        return engine.face_locations(np.asarray(picture), number_of_times_to_upsample=upsample, model="hog")
+    small = np.asarray(picture.resize((round(width * scale), round(height * scale))))
+    boxes = engine.face_locations(small, number_of_times_to_upsample=upsample, model="hog")
+    return [
+        (
+            max(0, round(t / scale)),
+            min(width, round(r / scale)),
+            min(height, round(b / scale)),
+            max(0, round(x / scale)),
+        )
+        for t, r, b, x in boxes
+    ]
+
+
+def _landmarks_and_encoding(engine: ModuleType, pixels: np.ndarray, box: tuple[int, int, int, int]):
+    """The 5-point landmarks and the 128-d encoding of one face: what ``face_landmarks(model="small")`` and
+    ``face_encodings`` (its default 5-point alignment, num_jitters=1) compute, with the landmarks found once."""
+    api = getattr(engine, "api", None)
+    if api is None:  # not face_recognition's module layout: its public calls (landmarks found twice)
+        encoding = engine.face_encodings(pixels, [box], num_jitters=1)[0]
+        found = engine.face_landmarks(pixels, [box], model="small")
+        return (found[0] if found else None), encoding
+    shape = api.pose_predictor_5_point(pixels, api._css_to_rect(box))
+    encoding = np.array(api.face_encoder.compute_face_descriptor(pixels, shape, 1))
+    points = [(p.x, p.y) for p in shape.parts()]
+    return {"nose_tip": [points[4]], "left_eye": [points[2], points[3]], "right_eye": [points[0], points[1]]}, encoding
+
+
+def _detect(engine: ModuleType, pixels: np.ndarray) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    grey = Image.fromarray(pixels).convert("L")
+    return grey, locate(engine, grey)
+
+
+def _describe(engine: ModuleType, pixels: np.ndarray, grey: Image.Image, box: tuple[int, int, int, int]) -> FrameResult:
+    landmarks, encoding = _landmarks_and_encoding(engine, pixels, box)
+    thumb = np.asarray(grey.resize((64, 64)), dtype=np.float32)
+    return FrameResult(faces=1, encoding=encoding, turn=head_turn(landmarks) if landmarks else None, thumb=thumb)
 
 
 def analyse(engine: ModuleType, pixels: np.ndarray) -> FrameResult:
-    locations = locate(engine, pixels)
+    grey, locations = _detect(engine, pixels)
     if len(locations) != 1:
         return FrameResult(faces=len(locations))
-    encoding = engine.face_encodings(pixels, locations, num_jitters=1)[0]
-    landmarks = engine.face_landmarks(pixels, locations, model="small")
-    gray = np.asarray(Image.fromarray(pixels).convert("L").resize((64, 64)), dtype=np.float32)
-    return FrameResult(faces=1, encoding=encoding, turn=head_turn(landmarks[0]) if landmarks else None, thumb=gray)
+    return _describe(engine, pixels, grey, locations[0])
 
 
 def encode_reference(engine: ModuleType, data: bytes) -> np.ndarray | None:
@@ -127,18 +174,22 @@ def verify(
     """Check 3-5 frames against the reference encoding. Reasons match FACE_REASONS."""
     if reference is None:
         return Verdict(False, "no_reference")
+    # every frame decoded and its faces counted first (cheap), the costly encodings only when each has one face
     results: list[FrameResult] = []
+    found = []
     for data in frames:
         try:
             pixels = prepare(data)
         except Exception:  # noqa: BLE001 - any undecodable frame
             return Verdict(False, "bad_image", frames=results)
-        result = analyse(engine, pixels)
-        results.append(result)
-        if result.faces == 0:
+        grey, locations = _detect(engine, pixels)
+        results.append(FrameResult(faces=len(locations)))
+        if not locations:
             return Verdict(False, "no_face", frames=results)
-        if result.faces > 1:
+        if len(locations) > 1:
             return Verdict(False, "many_faces", frames=results)
+        found.append((pixels, grey, locations[0]))
+    results = [_describe(engine, *frame) for frame in found]
     encodings = np.array([r.encoding for r in results])
     distances = engine.face_distance(encodings, reference)
     distance = float(distances.max())
