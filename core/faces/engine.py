@@ -74,6 +74,15 @@ def prepare(data: bytes) -> np.ndarray:
     return np.asarray(image)
 
 
+def decode(frames: list[bytes]) -> list[np.ndarray]:
+    """Every frame through ``prepare``, once: the replay hashes and the face check share the pixels.
+    Raises ValueError for an undecodable frame."""
+    try:
+        return [prepare(data) for data in frames]
+    except Exception as exc:
+        raise ValueError("undecodable frame") from exc
+
+
 def head_turn(landmarks: dict) -> float | None:
     """Nose tip position on the outer-eye-corner axis (5-point model)."""
     try:
@@ -170,25 +179,30 @@ def verify(
     tolerance: float,
     turn_threshold: float,
     replay_threshold: float = 2.0,
+    pixels: list[np.ndarray] | None = None,
 ) -> Verdict:
-    """Check 3-5 frames against the reference encoding. Reasons match FACE_REASONS."""
+    """Check 3-5 frames against the reference encoding. Reasons match FACE_REASONS. ``pixels``: the frames
+    already decoded by ``decode`` (the liveness check's), else they are decoded here."""
     if reference is None:
         return Verdict(False, "no_reference")
     # every frame decoded and its faces counted first (cheap), the costly encodings only when each has one face
     results: list[FrameResult] = []
     found = []
-    for data in frames:
-        try:
-            pixels = prepare(data)
-        except Exception:  # noqa: BLE001 - any undecodable frame
-            return Verdict(False, "bad_image", frames=results)
-        grey, locations = _detect(engine, pixels)
+    for index, data in enumerate(frames):
+        if pixels is not None:
+            frame = pixels[index]
+        else:
+            try:
+                frame = prepare(data)
+            except Exception:  # noqa: BLE001 - any undecodable frame
+                return Verdict(False, "bad_image", frames=results)
+        grey, locations = _detect(engine, frame)
         results.append(FrameResult(faces=len(locations)))
         if not locations:
             return Verdict(False, "no_face", frames=results)
         if len(locations) > 1:
             return Verdict(False, "many_faces", frames=results)
-        found.append((pixels, grey, locations[0]))
+        found.append((frame, grey, locations[0]))
     results = [_describe(engine, *frame) for frame in found]
     encodings = np.array([r.encoding for r in results])
     distances = engine.face_distance(encodings, reference)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 from sqlalchemy import select, text, update
 
@@ -176,22 +177,33 @@ class FrameHash:
     mirrored: str  # the same of the mirror image: a mirrored replay answers the opposite challenge
 
 
-def _dhash(image: Image.Image) -> str:
+def _dhashes(image: Image.Image) -> tuple[str, str]:
+    """The 64-bit difference hash of the image and of its mirror image (``imagehash.dhash``'s, bit for bit:
+    the mirror of the 9 x 8 grey thumbnail is the thumbnail of the mirror), from one grey resize."""
     import imagehash
 
-    return str(imagehash.dhash(image, hash_size=8))
+    small = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.LANCZOS))
+    mirrored = small[:, ::-1]
+    return str(imagehash.ImageHash(small[:, 1:] > small[:, :-1])), str(
+        imagehash.ImageHash(mirrored[:, 1:] > mirrored[:, :-1])
+    )
 
 
-def hash_frames(frames: Iterable[bytes]) -> list[FrameHash]:
-    """Hashes of each frame; the perceptual hash is taken after EXIF orientation, like the face check.
+def hash_frames(frames: Iterable[bytes], pixels: Sequence[Any] | None = None) -> list[FrameHash]:
+    """Hashes of each frame; the perceptual hash is taken after EXIF orientation, like the face check, from
+    ``pixels`` (the frames as the face check decoded them: ``core.faces.engine.decode``) when given.
     Raises ValueError for an undecodable frame."""
     out = []
-    for data in frames:
-        try:
-            image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-        except Exception as exc:  # any undecodable frame
-            raise ValueError("undecodable frame") from exc
-        out.append(FrameHash(hashlib.sha256(data).hexdigest(), _dhash(image), _dhash(ImageOps.mirror(image))))
+    for index, data in enumerate(frames):
+        if pixels is not None:
+            image = Image.fromarray(pixels[index])
+        else:
+            try:
+                image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+            except Exception as exc:  # any undecodable frame
+                raise ValueError("undecodable frame") from exc
+        dhash, mirrored = _dhashes(image)
+        out.append(FrameHash(hashlib.sha256(data).hexdigest(), dhash, mirrored))
     return out
 
 
@@ -253,7 +265,7 @@ def check(
     Order: no reference, no challenge, undecodable frame, replay (cheap, before the engine), then the
     engine (faces, identity, still photo, enough turn), then the action sequence. On a pass the frames'
     hashes are remembered for the person (caller commits)."""
-    from core.faces.engine import Verdict, verify
+    from core.faces.engine import Verdict, decode, verify
 
     if reference is None:
         return Verdict(False, "no_reference")
@@ -262,12 +274,15 @@ def check(
     key = person_key(id_number)
     lock_person(key)
     try:
-        hashes = hash_frames(frames)
+        pixels = decode(frames)  # once, for the hashes and the face check
     except ValueError:
         return Verdict(False, "bad_image")
+    hashes = hash_frames(frames, pixels)
     if is_replay(key, hashes, settings.replay_max_distance):
         return Verdict(False, "replay")
-    verdict = verify(engine, frames, reference, tolerance=tolerance, turn_threshold=settings.turn_threshold)
+    verdict = verify(
+        engine, frames, reference, tolerance=tolerance, turn_threshold=settings.turn_threshold, pixels=pixels
+    )
     if not verdict.passed:
         return verdict
     if not follows([f.turn for f in verdict.frames], challenge.actions, settings.turn_threshold):

@@ -145,3 +145,29 @@ def test_faces_are_counted_in_every_frame_before_any_encoding(engine, monkeypatc
         verdict = faces.verify(engine, frames, reference, tolerance=0.6, turn_threshold=0.15)
         assert verdict.reason == reason and [f.faces for f in verdict.frames][:2] == [1, 1]
     assert encoded == []
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_replay_hashes_from_the_shared_decode_are_imagehash_dhashes(name):
+    """The replay memory's hashes come from the frame as the face check decoded it (one decode), and are
+    imagehash's dHash of the image and of its mirror image, bit for bit."""
+    imagehash = pytest.importorskip("imagehash")
+    from PIL import Image, ImageOps
+
+    from core.faces.engine import decode
+    from core.liveness.services import hash_frames
+
+    data = (FACES / name).read_bytes()
+    (pixels,) = decode([data])
+    (frame,) = hash_frames([data], [pixels])
+    image = Image.fromarray(pixels)
+    assert frame.dhash == str(imagehash.dhash(image)) and frame.mirrored == str(imagehash.dhash(ImageOps.mirror(image)))
+    (alone,) = hash_frames([data])  # decoded by the hash itself (full size): a few bits apart at most
+    assert (int(alone.dhash, 16) ^ int(frame.dhash, 16)).bit_count() <= 4
+
+
+def test_an_undecodable_frame_is_a_value_error_of_decode():
+    from core.faces.engine import decode
+
+    with pytest.raises(ValueError, match="undecodable"):
+        decode([b"\xff\xd8 not a jpeg"])
