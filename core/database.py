@@ -86,7 +86,10 @@ def set_task_dispatcher(dispatcher: Any) -> None:
     _dispatcher = dispatcher
 
 
-def enqueue_after_commit(name: str, *args: Any, queue: str = "default") -> None:
+def enqueue_after_commit(name: str, *args: Any, queue: str = "default", once: bool = False) -> None:
+    """``once``: skip it when the same task with the same arguments is already queued in this transaction."""
+    if once and any(row.name == name and row.args == list(args) for row in db.session.info.get("pending_tasks", ())):
+        return
     row = TaskOutbox(name=name, args=list(args), queue=queue, status="pending", created_at=clock.utcnow())
     db.session.add(row)
     db.session.info.setdefault("pending_tasks", []).append(row)

@@ -107,10 +107,7 @@ def _add_event(
 
 def _schedule(app: Application) -> None:
     """One notify task per application and transaction, however many events it records."""
-    scheduled = db.session.info.setdefault("notify_applications", set())
-    if app.id not in scheduled:
-        scheduled.add(app.id)
-        enqueue_after_commit(NOTIFY_TASK, app.id, queue="notify")
+    enqueue_after_commit(NOTIFY_TASK, app.id, queue="notify", once=True)
 
 
 def notify_pending(application_id: int) -> int:

@@ -199,3 +199,25 @@ def test_a_real_broker_outage_costs_no_request_and_the_relay_catches_up(app, tmp
             proc.wait()
         set_task_dispatcher(app.extensions["task_dispatcher"])
         app.extensions["celery"].set_default()
+
+
+def test_a_task_queued_once_per_transaction_is_queued_again_in_the_next(app, broker):
+    """``once=True`` (the notify task of an application's events): one row per transaction however many
+    calls, and a later transaction of the same session (a worker, a CLI committing in batches) queues its own."""
+    broker.up = True
+    with app.app_context():
+        enqueue_after_commit("test.once", 7, once=True)
+        enqueue_after_commit("test.once", 7, once=True)
+        enqueue_after_commit("test.once", 8, once=True)
+        commit()
+        enqueue_after_commit("test.once", 7, once=True)
+        commit()
+        rows = db.session.scalars(select(TaskOutbox).order_by(TaskOutbox.id)).all()
+        assert [(r.name, r.args) for r in rows] == [("test.once", [7]), ("test.once", [8]), ("test.once", [7])]
+        enqueue_after_commit("test.once", 9, once=True)
+        db.session.rollback()
+        enqueue_after_commit("test.once", 9, once=True)  # the rolled-back row does not count
+        commit()
+        assert [r.args for r in db.session.scalars(select(TaskOutbox))].count([9]) == 1
+        db.session.remove()
+    assert [name for name, _, _ in broker.taken] == ["test.once"] * 4
