@@ -8,7 +8,7 @@ from flask_smorest import Api
 from miniprogram_api import log_redaction
 from miniprogram_api.errors import ReliefApi
 from miniprogram_api.openapi import ContractPlugin, register_components
-from miniprogram_api.pagination import PAGINATION_PARSER
+from miniprogram_api.pagination import PAGINATION_PARSER, pagination_metadata
 from miniprogram_api.security import install_authentication
 
 
@@ -94,6 +94,7 @@ def init_api(app: Flask) -> Api:
         blueprints.append(cases_blp)
     for blp in blueprints:
         blp.PAGINATION_ARGUMENTS_PARSER = PAGINATION_PARSER  # read per request by @blp.paginate()
+        blp._make_pagination_metadata = pagination_metadata  # type: ignore[method-assign] # the same header, no schema
         api.register_blueprint(blp)
 
     if docs:
