@@ -10,6 +10,7 @@ from miniprogram_api.errors import ReliefApi
 from miniprogram_api.openapi import ContractPlugin, register_components
 from miniprogram_api.pagination import PAGINATION_PARSER, pagination_metadata
 from miniprogram_api.security import install_authentication
+from web.hooks import read_only
 
 
 def init_api(app: Flask) -> Api:
@@ -106,4 +107,6 @@ def init_api(app: Flask) -> Api:
 
     install_authentication(app)
     log_redaction.install(app)
+    # the hot reads: no transaction, no BEGIN/COMMIT round trips (web.hooks.read_only refuses any write there)
+    read_only(app, "applications.ApplicationList", "me.Me", "reports.ReportList")
     return api
