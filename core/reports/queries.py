@@ -69,15 +69,16 @@ SUMMARY_COLUMNS = (
 def list_rows_for_reporter(actor: Actor, *, page: int, page_size: int) -> Page:
     """``list_for_reporter`` as rows with the summary's columns (SUMMARY_COLUMNS): the same page, order and
     total (no count query when the page is not full)."""
-    where = Report.reporter_user_id == actor.id
+    t = Report.__table__.c  # table columns (SQLAlchemy Core): no ORM compile and loading steps
+    where = t.reporter_user_id == actor.id
     offset = (page - 1) * page_size
     rows = db.session.execute(
-        select(*SUMMARY_COLUMNS).where(where).order_by(Report.id.desc()).offset(offset).limit(page_size)
+        select(*(t[c.key] for c in SUMMARY_COLUMNS)).where(where).order_by(t.id.desc()).offset(offset).limit(page_size)
     ).all()
     if 0 < len(rows) < page_size or (offset == 0 and not rows):
         total = offset + len(rows)
     else:
-        total = db.session.scalar(select(func.count(Report.id)).where(where)) or 0
+        total = db.session.scalar(select(func.count(t.id)).where(where)) or 0
     return Page(list(rows), total)
 
 
