@@ -97,21 +97,44 @@ def counts(actor: Actor, **filters: Any) -> dict[str, int]:
     return counts_of(actor, tuple(BUCKETS), **filters)
 
 
+_COUNTS: dict[tuple, Select] = {}  # built count statements (their SQL is cached by SQLAlchemy once compiled)
+MAX_COUNT_STATEMENTS = 2_000
+
+
 def counts_of(actor: Actor, buckets: tuple[str, ...], **filters: Any) -> dict[str, int]:
     """``{bucket: count(actor, bucket=bucket, **filters)}`` in one statement: the shared conditions (scope, open,
     filters, search) in its WHERE, each bucket's own (its condition, information copies unless it includes
-    them) inside its count."""
+    them) inside its count. Without a search, the statement is built once per scope, filters and day (the
+    day's bucket limits are part of its key) and reused."""
     include_info = filters.pop("include_info", None)
     filters.pop("sort", None)
-    base = queue_statement(actor, bucket="all", include_info=True, **filters).order_by(None)
     today = clock.local_today()
-    columns = []
-    for bucket in buckets:
-        conditions = [c for c in (_bucket_condition(bucket, today),) if c is not None]
-        if not (include_info if include_info is not None else bucket == "all"):
-            conditions.append(Case.is_info_copy.is_(False))
-        columns.append(func.count(sql_case((and_(*conditions), 1))) if conditions else func.count())
-    row = db.session.execute(base.with_only_columns(*columns, maintain_column_froms=True)).one()
+    key = None
+    if not filters.get("q") and filters.get("application_ids") is None:
+        key = (
+            access.sees_everything(actor),
+            access.scope(actor),
+            buckets,
+            include_info,
+            today,
+            due_soon_limit(today),
+            tuple(sorted(filters.items())),
+        )
+    stmt = _COUNTS.get(key) if key is not None else None
+    if stmt is None:
+        base = queue_statement(actor, bucket="all", include_info=True, **filters).order_by(None)
+        columns = []
+        for bucket in buckets:
+            conditions = [c for c in (_bucket_condition(bucket, today),) if c is not None]
+            if not (include_info if include_info is not None else bucket == "all"):
+                conditions.append(Case.is_info_copy.is_(False))
+            columns.append(func.count(sql_case((and_(*conditions), 1))) if conditions else func.count())
+        stmt = base.with_only_columns(*columns, maintain_column_froms=True)
+        if key is not None:
+            if len(_COUNTS) >= MAX_COUNT_STATEMENTS:
+                _COUNTS.clear()
+            _COUNTS[key] = stmt
+    row = db.session.execute(stmt).one()
     return {bucket: int(n or 0) for bucket, n in zip(buckets, row, strict=True)}
 
 

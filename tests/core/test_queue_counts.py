@@ -75,6 +75,17 @@ def test_one_statement_counts_equal_each_queue_pages_count(app):
             assert desk[bucket]["all"] == queues.count(town, bucket=bucket)
             assert desk[bucket]["mine"] == queues.count(town, bucket=bucket, assignee=town.id)
         assert desk["overdue"]["mine"] > 0
+        # a reused statement (same scope and filters, another officer) still counts what is there now
+        before = queues.counts(town)
+        late = casework.open_case(
+            SYSTEM, kind="application", township_code=MINHE, title="新案件", due_in_working_days=1
+        )
+        late.next_due = clock.local_today() - timedelta(days=2)
+        db.session.flush()
+        other = Actor("officer", officer_id + 1, ("township_officer",), MINHE)
+        after = queues.counts(other)
+        assert after["overdue"] == before["overdue"] + 1 == queues.count(other, bucket="overdue")
+        assert after["all"] == before["all"] + 1
         db.session.rollback()
         db.session.remove()
 
