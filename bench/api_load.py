@@ -401,9 +401,12 @@ def main() -> None:
     for label, _, goal in READS:
         app_read, baseline = med[f"app: {label}"], med[f"psycopg: {label}"]
         ratio = app_read[0] / baseline[0]
+        # each round's app run right after its baseline run: the ratio per round shows what the load did
+        rounds = [a.rps / b.rps for a, b in zip(runs[f"app: {label}"], runs[f"psycopg: {label}"], strict=True)]
         print(
             f"  reads: {label:26} {ratio:4.0%} of the psycopg baseline ({app_read[0]:.0f} / {baseline[0]:.0f} req/s; "
-            f"CPU {app_read[2]:.2f} / {baseline[2]:.2f} ms)   [>= {goal:.0%}] {'OK' if ratio >= goal else 'BELOW'}"
+            f"CPU {app_read[2]:.2f} / {baseline[2]:.2f} ms; per round {', '.join(f'{r:.0%}' for r in rounds)})   "
+            f"[>= {goal:.0%}] {'OK' if ratio >= goal else 'BELOW'}"
         )
     app_list, baseline = med["app: GET /api/v1/applications"], med["psycopg: GET /api/v1/applications"]
     cpu_ratio = app_list[2] / bare[2] if bare[2] else float("nan")
