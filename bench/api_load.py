@@ -42,6 +42,9 @@ from bench.load_tools import (  # noqa: E402
 PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/relieflink_bench")
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 USERS = 64
+CASES = 120
+CAPTURE = Path("/tmp/relieflink-bench-queue-capture.pickle")
+QUEUE_COOKIE: dict[str, str] = {}  # the officer's portal cookie (name, value), set by prepare()
 
 
 def free_port() -> int:
@@ -56,14 +59,75 @@ def env() -> dict:
         "APP_ENV": "development",
         "DATABASE_URL": PG,
         "JWT_ACCESS_TTL_SECONDS": "7200",
-        "RATELIMIT_ENABLED": "false",
+        # as in production: the limiter on, its counters in Redis (reads carry no limit; they must not pay for it)
+        "RATELIMIT_ENABLED": "true",
+        "RATELIMIT_STORAGE_URI": BROKER,
         # as in production, tasks go to a broker (no worker here: it would take the CPUs the server uses)
         "CELERY_BROKER_URL": BROKER,
         "LOG_LEVEL": "WARNING",
         "STORAGE_DIR": "/tmp/relieflink-bench-storage",
         "AUTH_CACHE_REDIS_URL": BROKER,
         "BENCH_DSN": PG.replace("postgresql+psycopg://", "postgresql://"),
+        "BENCH_QUEUE_CAPTURE": str(CAPTURE),
     }
+
+
+def _seed_reports(user, n: int) -> None:
+    """Reports as the reporter's list reads them (half with an ID number, encrypted as the app stores it)."""
+    from core.database import db
+    from core.idnumber import make_id_number
+    from core.reports.models import Report
+
+    for k in range(n):
+        report = Report(
+            reference=f"BG{user.id:06d}{k:04d}",
+            reporter_user_id=user.id,
+            reporter_role="grid_worker",
+            category=("elderly_alone", "disability", "child_without_carer", "other")[k % 4],
+            urgency="normal",
+            township_code="360124100",
+            address="民和镇解放街1号",
+            person_name="李*",
+            age_group="elderly",
+            description="独居老人，行动不便",
+            status="new",
+        )
+        if k % 2 == 0:
+            report.person_id_number = make_id_number("360124", date(1940, 1, 1) + timedelta(days=user.id * 7 + k), 1)
+        db.session.add(report)
+
+
+def _seed_queue() -> str:
+    """A township officer, CASES open cases in the township (due dates spread, some overdue), and a portal
+    session; returns the session's cookie value."""
+    from core import clock
+    from core.accounts import portal_sessions
+    from core.accounts import services as accounts
+    from core.actor import SYSTEM
+    from core.casework import services as casework
+
+    officer, _ = accounts.create_officer(
+        SYSTEM, username="bench-officer", password="Correct-Horse-Battery-9", role="township_officer",
+        region_code="360124100", display_name="经办人甲",
+    )  # fmt: skip
+    for n in range(CASES):
+        case = casework.open_case(
+            SYSTEM,
+            kind="application",
+            township_code="360124100",
+            title=f"低保申请 · 张{n}",
+            due_in_working_days=n % 10,
+            program="dibao",
+            household_size=1 + n % 5,
+        )
+        if n % 7 == 0:
+            case.next_due = clock.local_today() - timedelta(days=1 + n % 3)  # overdue
+        if n % 3 == 0:
+            case.assignee_officer_id = officer.id
+    token, _ = portal_sessions.create(
+        officer_id=officer.id, data={}, ip=None, user_agent="bench", policy=portal_sessions.SessionPolicy(600, 12)
+    )
+    return token
 
 
 def prepare() -> list[str]:
@@ -85,7 +149,7 @@ def prepare() -> list[str]:
     )
     os.environ.update(env())
     from core.accounts import tokens
-    from core.accounts.models import User
+    from core.accounts.models import User, UserRole
     from core.actor import Actor
     from core.applications import services as applications
     from core.applications import settings
@@ -116,7 +180,10 @@ def prepare() -> list[str]:
             actor = Actor("citizen", user.id)
             for _ in range(5):
                 applications.create_draft(actor, user, "dibao", on_behalf_of=None, fields={})
+            db.session.add(UserRole(user_id=user.id, role="grid_worker", region_code="360124100"))
+            _seed_reports(user, 5)
             access.append(tokens.start_session(user, method="sms", ip=None, user_agent="bench").access_token)
+        QUEUE_COOKIE[app.config["SESSION_COOKIE_NAME"]] = _seed_queue()
         db.session.commit()
     return access
 
@@ -139,8 +206,30 @@ def proxy_body(n: int) -> dict:
     }
 
 
+def _kind(statement: str) -> str:
+    """What a statement of the queue page is, for the baseline's rendering (bench/psycopg_app.py)."""
+    if "FROM portal_sessions" in statement:
+        return "session"
+    if statement.startswith("UPDATE portal_sessions"):
+        return "touch"
+    if "count(" in statement.lower():
+        return "count"
+    if "FROM cases" in statement and "LIMIT" in statement:
+        return "page"
+    if "FROM regions" in statement:
+        return "names"
+    if "FROM officers" in statement and "officers.id = " in statement:
+        return "officer"
+    if "FROM officers" in statement and "is_active" in statement:
+        return "officers"
+    return "other"
+
+
 def statement_counts(token: str) -> dict[str, int]:
-    """SQL statements of each request up to its commit, in-process with the same configuration (token cache on)."""
+    """SQL statements of each request up to its commit, in-process with the same configuration (token cache on);
+    the queue page's statements are kept (CAPTURE) for the psycopg baseline to replay."""
+    import pickle
+
     from sqlalchemy import event
 
     from core.database import db
@@ -148,25 +237,31 @@ def statement_counts(token: str) -> dict[str, int]:
 
     app = create_app()
     client = app.test_client()
+    ((name, value),) = QUEUE_COOKIE.items()
+    client.set_cookie(name, value, path="/portal")
     headers = {"Authorization": f"Bearer {token}"}
     counts: dict[str, int] = {}
-    seen: list[str] = []
+    seen: list[tuple[str, dict]] = []
 
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, dict(parameters or {})))
 
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
-        for name, call in (
+        for label, call in (
             ("GET /api/v1/applications", lambda: client.get("/api/v1/applications?page_size=20", headers=headers)),
             ("GET /api/v1/me", lambda: client.get("/api/v1/me", headers=headers)),
+            ("GET /api/v1/reports", lambda: client.get("/api/v1/reports?page_size=20", headers=headers)),
+            ("GET /portal/queue", lambda: client.get("/portal/queue")),
         ):
-            call()  # the first fills the caches
+            call()  # the first fills the caches (and the portal session's CSRF secret)
             seen.clear()
-            assert call().status_code == 200
-            counts[name] = len(seen)
+            response = call()
+            assert response.status_code == 200, (label, response.status_code)
+            counts[label] = len(seen)
+        CAPTURE.write_bytes(pickle.dumps([(_kind(st), st, params) for st, params in seen]))
         seen.clear()
         created = client.post("/api/v1/applications", headers=headers, json=proxy_body(999_999))
         assert created.status_code == 201, created.get_json()
@@ -178,6 +273,30 @@ def statement_counts(token: str) -> dict[str, int]:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return counts
+
+
+def same_answers(base: dict[str, str], token: str, reads: list[tuple[str, str]]) -> None:
+    """The baseline answers what the app answers (body and X-Pagination) for each JSON read; refuse to
+    measure otherwise."""
+    import urllib.request
+
+    def get(url: str) -> tuple[object, str | None]:
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read()), resp.headers.get("X-Pagination")
+
+    for label, path in reads:
+        app, baseline = get(base["app"] + path), get(base["psycopg"] + path)
+        if app != baseline:
+            raise SystemExit(f"{label}: the psycopg baseline answers differently:\napp {app}\nbaseline {baseline}")
+
+
+READS = [  # (label, path, goal): each hot read against the psycopg baseline (goal: >= 60 % of its req/s)
+    ("GET /api/v1/applications", "/api/v1/applications?page_size=20", 0.6),
+    ("GET /api/v1/me", "/api/v1/me", 0.6),
+    ("GET /api/v1/reports", "/api/v1/reports?page_size=20", 0.6),
+    ("GET /portal/queue", "/portal/queue", 0.6),
+]
 
 
 def median(values: list[float]) -> float:
@@ -199,20 +318,27 @@ def main() -> None:
         "app": start_gunicorn("wsgi:create_app()", ports["app"], env()),
     }
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    scenarios = [
-        ("bare Flask route", "bare", "/bare", None),
-        ("psycopg baseline: applications", "psycopg", "/api/v1/applications?page_size=20", access),
-        ("app: GET /api/v1/applications", "app", "/api/v1/applications?page_size=20", access),
-        ("app: GET /api/v1/me", "app", "/api/v1/me", access),
-    ]
+    cookie = "{}={}".format(*next(iter(QUEUE_COOKIE.items())))
+    reads = [(label, path) for label, path, _ in READS if not path.startswith("/portal")]
+    try:
+        same_answers(base, access[0], reads)
+    except BaseException:
+        for proc in procs.values():
+            stop(proc)
+        raise
+    scenarios = [("bare Flask route", "bare", "/bare", None)]
+    for label, path, _ in READS:
+        scenarios += [(f"psycopg: {label}", "psycopg", path, label), (f"app: {label}", "app", path, label)]
     runs: dict[str, list] = {name: [] for name, *_ in scenarios}
     try:
         for _ in range(args.rounds):  # alternating: every scenario once per round
-            for name, server, path, tokens in scenarios:
+            for name, server, path, label in scenarios:
+                portal = path.startswith("/portal")
                 runs[name].append(
                     wrk(
                         base[server] + path,
-                        tokens=tokens,
+                        tokens=None if label is None or portal else access,
+                        cookie=cookie if portal else None,
                         seconds=args.seconds,
                         connections=args.connections,
                         master=procs[server].pid,
@@ -270,21 +396,27 @@ def main() -> None:
         f"  {'create + submit (pairs, 4 conn.)':34} {pairs.rps:8.1f} pairs/s  p99 {pairs.pct(99):6.1f} ms  "
         f"CPU {pair_cpu:5.1f} ms/pair  errors {pairs.errors}"
     )
-    app_list, baseline, bare = (
-        med["app: GET /api/v1/applications"],
-        med["psycopg baseline: applications"],
-        med["bare Flask route"],
-    )
-    ratio = app_list[0] / baseline[0]
-    cpu_ratio = app_list[2] / bare[2] if bare[2] else float("nan")
+    bare = med["bare Flask route"]
     print("\nYardsticks (goal in brackets):")
-    print(f"  reads: application list / psycopg baseline = {ratio:.0%}   [>= 60 %] {'OK' if ratio >= 0.6 else 'BELOW'}")
+    for label, _, goal in READS:
+        app_read, baseline = med[f"app: {label}"], med[f"psycopg: {label}"]
+        ratio = app_read[0] / baseline[0]
+        # each round's app run right after its baseline run: the ratio per round shows what the load did
+        rounds = [a.rps / b.rps for a, b in zip(runs[f"app: {label}"], runs[f"psycopg: {label}"], strict=True)]
+        print(
+            f"  reads: {label:26} {ratio:4.0%} of the psycopg baseline ({app_read[0]:.0f} / {baseline[0]:.0f} req/s; "
+            f"CPU {app_read[2]:.2f} / {baseline[2]:.2f} ms; per round {', '.join(f'{r:.0%}' for r in rounds)})   "
+            f"[>= {goal:.0%}] {'OK' if ratio >= goal else 'BELOW'}"
+        )
+    app_list, baseline = med["app: GET /api/v1/applications"], med["psycopg: GET /api/v1/applications"]
+    cpu_ratio = app_list[2] / bare[2] if bare[2] else float("nan")
     print(
         f"  CPU per list request: {app_list[2]:.2f} ms = {cpu_ratio:.1f}x bare Flask's {bare[2]:.2f} ms "
         f"(psycopg baseline {baseline[2]:.2f} ms)   [<= 4x] {'OK' if cpu_ratio <= 4 else 'ABOVE'}"
     )
     print(
         f"  statements: list {counts['GET /api/v1/applications']}, /me {counts['GET /api/v1/me']}, "
+        f"reports {counts['GET /api/v1/reports']}, queue page {counts['GET /portal/queue']}, "
         f"create {counts['create']} [<= 3], submit {counts['submit']} [<= 8]; CPU {pair_cpu:.1f} ms per pair"
     )
     print(

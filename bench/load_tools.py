@@ -87,9 +87,14 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, *, tokens: list[str] | None, seconds: float, connections: int, master: int) -> Run:
-    """Closed loop: ``connections`` keep-alive connections on 2 threads, rotating over ``tokens``."""
+def wrk(
+    url: str, *, tokens: list[str] | None, seconds: float, connections: int, master: int, cookie: str | None = None
+) -> Run:
+    """Closed loop: ``connections`` keep-alive connections on 2 threads, rotating over ``tokens`` (bearer), or
+    with one ``cookie`` (the portal)."""
     script = "local tokens = {" + ",".join(f'"{t}"' for t in tokens or []) + "}\nlocal i = 0\n"
+    if cookie:
+        script += f"wrk.headers['Cookie'] = '{cookie}'\n"
     script += (
         "request = function()\n  i = i + 1\n  if #tokens == 0 then return wrk.format('GET') end\n"
         "  return wrk.format('GET', nil, {Authorization = 'Bearer ' .. tokens[i % #tokens + 1]})\nend\n"

@@ -8,8 +8,9 @@ from flask_smorest import Api
 from miniprogram_api import log_redaction
 from miniprogram_api.errors import ReliefApi
 from miniprogram_api.openapi import ContractPlugin, register_components
-from miniprogram_api.pagination import PAGINATION_PARSER
+from miniprogram_api.pagination import PAGINATION_PARSER, pagination_metadata
 from miniprogram_api.security import install_authentication
+from web.hooks import read_only
 
 
 def init_api(app: Flask) -> Api:
@@ -94,6 +95,7 @@ def init_api(app: Flask) -> Api:
         blueprints.append(cases_blp)
     for blp in blueprints:
         blp.PAGINATION_ARGUMENTS_PARSER = PAGINATION_PARSER  # read per request by @blp.paginate()
+        blp._make_pagination_metadata = pagination_metadata  # type: ignore[method-assign] # the same header, no schema
         api.register_blueprint(blp)
 
     if docs:
@@ -105,4 +107,6 @@ def init_api(app: Flask) -> Api:
 
     install_authentication(app)
     log_redaction.install(app)
+    # the hot reads: no transaction, no BEGIN/COMMIT round trips (web.hooks.read_only refuses any write there)
+    read_only(app, "applications.ApplicationList", "me.Me", "reports.ReportList")
     return api

@@ -35,3 +35,24 @@ class BoundedPaginationParser(FlaskParser):
 
 
 PAGINATION_PARSER = BoundedPaginationParser()
+
+
+def pagination_metadata(page: int, page_size: int, item_count: int) -> dict:
+    """flask-smorest's ``_make_pagination_metadata`` (the X-Pagination header), without building and dumping a
+    PaginationMetadataSchema on every list request: the same keys in the same order, the same values
+    (tests/api/test_list_serialization.py compares them)."""
+    meta: dict[str, int] = {"total": item_count}
+    if item_count == 0:
+        meta["total_pages"] = 0
+        return meta
+    last_page = (item_count - 1) // page_size + 1
+    meta["total_pages"] = last_page
+    meta["first_page"] = 1
+    meta["last_page"] = last_page
+    if page <= last_page:
+        meta["page"] = page
+        if page > 1:
+            meta["previous_page"] = page - 1
+        if page < last_page:
+            meta["next_page"] = page + 1
+    return meta

@@ -1,5 +1,5 @@
-"""Request hooks for the whole app: bounded integer ids in URLs, one commit per request, security headers,
-client IPs behind a configured number of proxies."""
+"""Request hooks for the whole app: bounded integer ids in URLs, one commit per request (none for the hot
+reads, which only read), security headers, client IPs behind a configured number of proxies."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from core.database import commit, rollback
+from core.database import commit, db, rollback
 from web.errors import error_payload, is_outage, outage_response
 
 log = logging.getLogger("relieflink")
@@ -37,7 +39,57 @@ def install_id_converter(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
+READ_ONLY = "read_only_endpoints"  # app.extensions key: GET endpoints whose requests only read
+
+
+class WriteInReadOnlyRequest(RuntimeError):
+    """A request declared read-only (``read_only``) tried to write: a bug, answered 500, nothing written."""
+
+
+def read_only(app: Flask, *endpoints: str) -> None:
+    """Declare GET ``endpoints`` read-only: their statements run on a connection in autocommit, so the request
+    costs no BEGIN and no COMMIT round trip (each statement sees committed data, as in READ COMMITTED it would
+    inside a transaction). Any write in such a request raises WriteInReadOnlyRequest before it reaches the
+    database (``start_read_only``)."""
+    app.extensions.setdefault(READ_ONLY, set()).update(endpoints)
+
+
+def start_read_only(session: Any) -> bool:
+    """Put the request's session on an autocommit connection and refuse writes (False when it has begun)."""
+    session = session() if callable(session) else session  # the scoped session's current Session
+    if session.in_transaction():
+        return False
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info["read_only"] = True
+    return True
+
+
+def _install_read_only_guard() -> None:
+    if getattr(_install_read_only_guard, "_done", False):
+        return
+
+    @event.listens_for(Session, "before_flush")
+    def _no_flush(session: Session, flush_context: Any, instances: Any) -> None:
+        if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+            raise WriteInReadOnlyRequest("a read-only request tried to write (flush)")
+
+    @event.listens_for(Session, "do_orm_execute")
+    def _no_write_statement(state: Any) -> None:
+        if state.session.info.get("read_only") and not state.is_select:
+            raise WriteInReadOnlyRequest("a read-only request tried to write (statement)")
+
+    _install_read_only_guard._done = True  # type: ignore[attr-defined]
+
+
 def install(app: Flask) -> None:
+    _install_read_only_guard()
+
+    @app.before_request
+    def _read_only_unit_of_work() -> None:
+        # before the token check and the views: the request's first statement opens the connection
+        if request.method == "GET" and request.endpoint in app.extensions.get(READ_ONLY, ()):
+            start_read_only(db.session)
+
     if app.config["PROXY_FIX_X_FOR"]:
         # client IPs (rate limits, audit) come from the proxy's header, trusting only that many hops
         hops = app.config["PROXY_FIX_X_FOR"]

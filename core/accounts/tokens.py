@@ -31,11 +31,18 @@ class TokenSettings:
 
 
 _settings: TokenSettings | None = None
+# Access tokens whose signature, algorithm, iss, aud and required claims passed, with their claims: the same
+# token string always passes the same way under the same secret, so a client's repeated requests skip the
+# HMAC and the JSON decoding. The clock-dependent checks (exp, iat, nbf) and the session check run on every
+# request. Bounded; emptied when the settings change.
+_verified: dict[str, dict] = {}
+MAX_VERIFIED = 20_000
 
 
 def configure(settings: TokenSettings) -> None:
-    global _settings
+    global _settings, _verified
     _settings = settings
+    _verified = {}
 
 
 def settings() -> TokenSettings:
@@ -89,8 +96,9 @@ def start_session(user: User, *, method: str, ip: str | None, user_agent: str | 
     return TokenPair(_access_token(user, session), _new_refresh(session), settings().access_ttl, session.id)
 
 
-def decode_access(token: str) -> tuple[User, AuthSession]:
-    """Verify an access token: signature, algorithm, iss, aud, typ, expiry, and a live session."""
+def _verify(token: str) -> dict:
+    """Signature, algorithm, iss, aud and the required claims (remembered in ``_verified`` once passed)."""
+    global _verified
     s = settings()
     try:
         claims = jwt.decode(
@@ -99,7 +107,7 @@ def decode_access(token: str) -> tuple[User, AuthSession]:
             algorithms=[ALGORITHM],
             audience=s.audience,
             issuer=s.issuer,
-            # exp/nbf/iat are checked below against core.clock (the one source of "now")
+            # exp/nbf/iat are checked by decode_access against core.clock (the one source of "now")
             options={
                 "require": ["exp", "iat", "sub", "sid", "typ", "iss", "aud"],
                 "verify_exp": False,
@@ -109,6 +117,17 @@ def decode_access(token: str) -> tuple[User, AuthSession]:
         )
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid") from exc
+    if len(_verified) >= MAX_VERIFIED:
+        _verified = {}
+    _verified[token] = claims
+    return claims
+
+
+def decode_access(token: str) -> tuple[User, AuthSession]:
+    """Verify an access token: signature, algorithm, iss, aud, typ, expiry, and a live session."""
+    claims = _verified.get(token)
+    if claims is None:
+        claims = _verify(token)
     now = clock.utcnow().timestamp()
     try:
         expires, issued = float(claims["exp"]), float(claims["iat"])

@@ -77,29 +77,29 @@ SUMMARY_COLUMNS = (
 def _list_statements() -> dict[tuple[bool, bool], tuple[Any, Any]]:
     """(page, count) statements for (verified, status filter), built once with bind parameters: the same
     conditions as ``_citizen_clause`` (the principal matched by the keyed index of the ID number, which the
-    user row holds already: nothing to decrypt per request). SQLAlchemy's compiled cache does the rest."""
-    unverified_own = and_(
-        Application.created_by_identity_id.is_(None), Application.created_by_user_id == bindparam("user_id")
-    )
+    user row holds already: nothing to decrypt per request). SQLAlchemy's compiled cache does the rest. On the
+    table's columns (SQLAlchemy Core): the session runs them without the ORM's compile and loading steps."""
+    t = Application.__table__.c
+    unverified_own = and_(t.created_by_identity_id.is_(None), t.created_by_user_id == bindparam("user_id"))
     verified = or_(
-        Application.created_by_identity_id == bindparam("identity_id"),
+        t.created_by_identity_id == bindparam("identity_id"),
         unverified_own,
-        and_(Application.applicant_id_number_bidx == bindparam("id_number_bidx"), Application.status != "draft"),
+        and_(t.applicant_id_number_bidx == bindparam("id_number_bidx"), t.status != "draft"),
     )
     statements = {}
     for is_verified in (True, False):
         for by_status in (True, False):
             where = [verified if is_verified else unverified_own]
             if by_status:
-                where.append(Application.status == bindparam("status"))
+                where.append(t.status == bindparam("status"))
             page = (
-                select(*SUMMARY_COLUMNS)
+                select(*(t[c.key] for c in SUMMARY_COLUMNS))
                 .where(*where)
-                .order_by(Application.created_at.desc(), Application.id.desc())
+                .order_by(t.created_at.desc(), t.id.desc())
                 .offset(bindparam("offset"))
                 .limit(bindparam("limit"))
             )
-            statements[is_verified, by_status] = (page, select(func.count(Application.id)).where(*where))
+            statements[is_verified, by_status] = (page, select(func.count(t.id)).where(*where))
     return statements
 
 

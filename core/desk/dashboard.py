@@ -1,8 +1,8 @@
 """Figures for the township and county dashboards.
 
-Every case count here is a queue's count (``queues.count`` / ``queues.count_by_township``: the statement
-the queue page runs), so a number on the dashboard and the total of the queue it links to cannot differ.
-Python only computes medians and shares.
+Every case count here is a queue's count (``queues.count`` / ``queues.counts_of`` /
+``queues.count_by_township``: the conditions the queue page runs), so a number on the dashboard and the
+total of the queue it links to cannot differ. Python only computes medians and shares.
 """
 
 from __future__ import annotations
@@ -39,13 +39,9 @@ def township_desk(actor: Actor) -> dict:
     """The first screen of a township officer: overdue, due within two working days, new today —
     for the township and, of those, assigned to the officer."""
     today = clock.local_today()
-    figures = {}
-    for bucket in ("overdue", "due_soon", "new_today"):
-        figures[bucket] = {
-            "label": queues.BUCKETS[bucket],
-            "all": queues.count(actor, bucket=bucket),
-            "mine": queues.count(actor, bucket=bucket, assignee=actor.id),
-        }
+    buckets = ("overdue", "due_soon", "new_today")
+    every, mine = queues.counts_of(actor, buckets), queues.counts_of(actor, buckets, assignee=actor.id)
+    figures = {b: {"label": queues.BUCKETS[b], "all": every[b], "mine": mine[b]} for b in buckets}
     return {"today": today.isoformat(), "due_soon_until": queues.due_soon_limit(today).isoformat(), **figures}
 
 

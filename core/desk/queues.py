@@ -6,7 +6,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import case as sql_case
 
 from core import access, clock, pii, workdays
 from core.accounts.models import Officer
@@ -67,26 +68,74 @@ def overdue_clause(today: date):  # noqa: ANN201 - a SQL expression
     return or_(Case.next_due < today, Case.limit_date < today)
 
 
-def _bucket(stmt: Select, bucket: str, today: date) -> Select:
+def _bucket_condition(bucket: str, today: date) -> Any:
+    """The bucket's condition on Case (None: the bucket is every open case)."""
     if bucket == "overdue":
-        return stmt.where(overdue_clause(today))
+        return overdue_clause(today)
     if bucket == "due_soon":
-        return stmt.where(
+        return and_(
             Case.next_due >= today,
             Case.next_due <= due_soon_limit(today),
             or_(Case.limit_date.is_(None), Case.limit_date >= today),
         )
     if bucket == "new_today":
         start = _local_day_start(today)
-        return stmt.where(Case.created_at >= start, Case.created_at < start + timedelta(days=1))
+        return and_(Case.created_at >= start, Case.created_at < start + timedelta(days=1))
     if bucket in BUCKETS and bucket != "all":
-        return stmt.where(Case.stage == bucket)
-    return stmt
+        return Case.stage == bucket
+    return None
+
+
+def _bucket(stmt: Select, bucket: str, today: date) -> Select:
+    condition = _bucket_condition(bucket, today)
+    return stmt if condition is None else stmt.where(condition)
 
 
 def counts(actor: Actor, **filters: Any) -> dict[str, int]:
-    """How many cases each bucket of the officer's queue lists: the very statement the queue pages run."""
-    return {bucket: count(actor, bucket=bucket, **filters) for bucket in BUCKETS}
+    """How many cases each bucket of the officer's queue lists: the queue pages' conditions (``queue_statement``),
+    every bucket a filtered count of one statement (one round trip instead of one per tab)."""
+    return counts_of(actor, tuple(BUCKETS), **filters)
+
+
+_COUNTS: dict[tuple, Select] = {}  # built count statements (their SQL is cached by SQLAlchemy once compiled)
+MAX_COUNT_STATEMENTS = 2_000
+
+
+def counts_of(actor: Actor, buckets: tuple[str, ...], **filters: Any) -> dict[str, int]:
+    """``{bucket: count(actor, bucket=bucket, **filters)}`` in one statement: the shared conditions (scope, open,
+    filters, search) in its WHERE, each bucket's own (its condition, information copies unless it includes
+    them) inside its count. Without a search, the statement is built once per scope, filters and day (the
+    day's bucket limits are part of its key) and reused."""
+    include_info = filters.pop("include_info", None)
+    filters.pop("sort", None)
+    today = clock.local_today()
+    key = None
+    if not filters.get("q") and filters.get("application_ids") is None:
+        key = (
+            access.sees_everything(actor),
+            access.scope(actor),
+            buckets,
+            include_info,
+            today,
+            due_soon_limit(today),
+            tuple(sorted(filters.items())),
+        )
+    stmt = _COUNTS.get(key) if key is not None else None
+    if stmt is None:
+        base = queue_statement(actor, bucket="all", include_info=True, **filters).order_by(None)
+        columns = []
+        for bucket in buckets:
+            conditions = [c for c in (_bucket_condition(bucket, today),) if c is not None]
+            if not (include_info if include_info is not None else bucket == "all"):
+                conditions.append(Case.is_info_copy.is_(False))
+            columns.append(func.count(sql_case((and_(*conditions), 1))) if conditions else func.count())
+        stmt = base.with_only_columns(*columns, maintain_column_froms=True)
+        if key is not None:
+            if len(_COUNTS) >= MAX_COUNT_STATEMENTS:
+                _COUNTS.clear()
+            _COUNTS[key] = stmt
+    row = db.session.execute(stmt).one()
+    return {bucket: int(n or 0) for bucket, n in zip(buckets, row, strict=True)}
 
 
 def count(actor: Actor, **filters: Any) -> int:

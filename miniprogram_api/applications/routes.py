@@ -20,6 +20,7 @@ from miniprogram_api.applications.schemas import (
     ListQuery,
     UploadForm,
     WithdrawIn,
+    summary_items,
 )
 from miniprogram_api.idempotency import idempotent
 from miniprogram_api.openapi import errors
@@ -55,7 +56,8 @@ class ApplicationList(MethodView):
             status=args.get("status"),
         )
         pagination_parameters.item_count = page.total
-        return page.items
+        # the rows as ApplicationSummary dumps them, by hand (the hot list): the same body, less CPU
+        return current_app.json.response(summary_items(page.items))
 
     @idempotent
     @blp.arguments(CreateIn, examples={"self": {"value": ex.CREATE_IN}, "proxy": {"value": ex.CREATE_PROXY_IN}})

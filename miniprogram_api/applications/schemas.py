@@ -409,3 +409,25 @@ class UploadForm(StrictSchema):
             "description": "JPEG, PNG or PDF (by content), at most MAX_UPLOAD_BYTES (10 MiB)",
         },
     )
+
+
+def summary_items(rows: list) -> list[dict]:
+    """What ``ApplicationSummary(many=True).dump(rows)`` gives for the list's rows, without marshmallow's
+    per-field machinery (the hot list; tests/api/test_list_serialization.py holds it equal to the schema)."""
+    return [
+        {
+            "id": r.id,
+            "reference": r.reference,
+            "program": r.program,
+            "program_label": PROGRAMS[r.program]["label"],
+            "status": r.status,
+            "status_label": STATUSES[r.status],
+            "is_proxy": r.is_proxy,
+            "principal_confirmed": r.principal_confirmed,
+            "applicant_name": r.applicant_name,
+            "submitted_at": r.submitted_at.isoformat() if r.submitted_at is not None else None,
+            "created_at": r.created_at.isoformat() if r.created_at is not None else None,
+            "updated_at": r.updated_at.isoformat() if r.updated_at is not None else None,
+        }
+        for r in rows
+    ]

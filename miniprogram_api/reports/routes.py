@@ -20,6 +20,7 @@ from miniprogram_api.reports.schemas import (
     ReportDetailOut,
     ReportIn,
     ReportOut,
+    report_items,
 )
 from miniprogram_api.security import current_actor
 from web.limiter import limiter
@@ -61,11 +62,12 @@ class ReportList(MethodView):
         """我的报告列表
 
         Reports I made, newest first, paginated (`X-Pagination`)."""
-        page = reports.list_for_reporter(
+        page = reports.list_rows_for_reporter(
             current_actor(), page=pagination_parameters.page, page_size=pagination_parameters.page_size
         )
         pagination_parameters.item_count = page.total
-        return page.items
+        # the rows as ReportOut dumps them, by hand (the hot list): the same body, less CPU
+        return current_app.json.response(report_items(page.items))
 
     @idempotent
     @blp.arguments(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core import pii
 from core.idnumber import mask
 from core.reports.vocabulary import (
     AGE_GROUPS,
@@ -186,3 +187,37 @@ class PhotoFile(Schema):
         required=True,
         metadata={"type": "string", "format": "binary", "description": "JPEG or PNG, at most MAX_UPLOAD_BYTES"},
     )
+
+
+def report_items(rows: list) -> list[dict]:
+    """What ``ReportOut(many=True).dump(reports)`` gives, from the list's rows (core.reports.queries
+    SUMMARY_COLUMNS) without marshmallow's per-field machinery (the hot list; tests/api/test_list_serialization.py
+    holds it equal to the schema)."""
+    return [
+        {
+            "id": r.id,
+            "reference": r.reference,
+            "category": r.category,
+            "category_label": CATEGORIES[r.category],
+            "urgency": r.urgency,
+            "reporter_role": r.reporter_role,
+            "reporter_role_label": REPORTER_ROLES[r.reporter_role],
+            "township_code": r.township_code,
+            "village_code": r.village_code,
+            "address": r.address,
+            "latitude": float(r.latitude) if r.latitude is not None else None,
+            "longitude": float(r.longitude) if r.longitude is not None else None,
+            "coordinate_system": r.coordinate_system,
+            "person_name": r.person_name,
+            "person_id_number_masked": mask(pii.decrypt_id(r.person_id_number_enc)),
+            "age_group": r.age_group,
+            "description": r.description,
+            "status": r.status,
+            "status_label": STATUSES[r.status],
+            "outcome": r.outcome,
+            "outcome_label": OUTCOMES.get(r.outcome) if r.outcome else None,
+            "is_duplicate": r.duplicate_of_id is not None,
+            "created_at": r.created_at.isoformat() if r.created_at is not None else None,
+        }
+        for r in rows
+    ]
