@@ -87,8 +87,12 @@ def set_task_dispatcher(dispatcher: Any) -> None:
 
 
 def enqueue_after_commit(name: str, *args: Any, queue: str = "default", once: bool = False) -> None:
-    """``once``: skip it when the same task with the same arguments is already queued in this transaction."""
-    if once and any(row.name == name and row.args == list(args) for row in db.session.info.get("pending_tasks", ())):
+    """``once``: skip it when the same task with the same arguments is already queued in this transaction.
+    A row a rolled-back savepoint dropped (no longer in the session) does not count."""
+    session = db.session
+    if once and any(
+        row.name == name and row.args == list(args) and row in session for row in session.info.get("pending_tasks", ())
+    ):
         return
     row = TaskOutbox(name=name, args=list(args), queue=queue, status="pending", created_at=clock.utcnow())
     db.session.add(row)
