@@ -194,6 +194,7 @@ OUTAGE_MESSAGE = "服务繁忙或暂时不可用，请稍后重试"
 def outage_response(app: Flask) -> Response:
     """The 503 of an outage, for a hook that runs outside the error handlers (the request's commit)."""
     headers = {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)}
+    g.domain_retry_after = OUTAGE_RETRY_AFTER_SECONDS  # wins over Flask-Limiter's window (install_retry_after)
     if not _is_api_request():
         body, status, extra = _portal_error_page(503, message=OUTAGE_MESSAGE)
         return Response(body, status, {**extra, **headers})
@@ -201,6 +202,20 @@ def outage_response(app: Flask) -> Response:
     response.status_code = 503
     response.headers.update(headers)
     return response
+
+
+def replace_with_outage(app: Flask, response: Response) -> None:
+    """Turn ``response`` into the outage's 503, in place: for a step after the hooks that cannot return a
+    new response (the portal's session save). What the old answer set (its body, a redirect, a cookie) goes."""
+    outage = outage_response(app)
+    response.close()  # e.g. the file of a download
+    response.direct_passthrough = False
+    for name in ("Location", "Set-Cookie", "Content-Disposition", "ETag", "Last-Modified"):
+        response.headers.pop(name, None)
+    response.status_code = outage.status_code
+    response.set_data(outage.get_data())
+    for name in ("Content-Type", "Retry-After"):
+        response.headers[name] = outage.headers[name]
 
 
 def _log_unexpected(err: Exception) -> None:
