@@ -9,7 +9,7 @@ import re
 import traceback
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, render_template, request, session
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -191,11 +191,31 @@ def is_outage(err: BaseException) -> bool:
 OUTAGE_MESSAGE = "服务繁忙或暂时不可用，请稍后重试"
 
 
+def _drop_flashes() -> None:
+    """A portal view flashes its success before the request's commit; a commit that failed must not show it
+    (on the error page, or on the next page from the session)."""
+    if "_flashes" in session:
+        session.pop("_flashes")
+
+
+def conflict_response(app: Flask, code: str, message: str) -> Response:
+    """The 409 of a conflict found by the request's commit, for the hook that runs outside the error
+    handlers: JSON under /api, the portal's page elsewhere."""
+    if not _is_api_request():
+        _drop_flashes()
+        body, status, extra = _portal_error_page(409, message=message)
+        return Response(body, status, extra)
+    response = app.json.response(error_payload(409, code, message))
+    response.status_code = 409
+    return response
+
+
 def outage_response(app: Flask) -> Response:
     """The 503 of an outage, for a hook that runs outside the error handlers (the request's commit)."""
     headers = {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)}
     g.domain_retry_after = OUTAGE_RETRY_AFTER_SECONDS  # wins over Flask-Limiter's window (install_retry_after)
     if not _is_api_request():
+        _drop_flashes()
         body, status, extra = _portal_error_page(503, message=OUTAGE_MESSAGE)
         return Response(body, status, {**extra, **headers})
     response = app.json.response(error_payload(503, "service_unavailable", OUTAGE_MESSAGE))

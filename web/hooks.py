@@ -8,11 +8,12 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.database import commit, rollback
-from web.errors import error_payload, is_outage, outage_response
+from web.errors import conflict_response, is_outage, outage_response
 
 log = logging.getLogger("relieflink")
 INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
@@ -67,15 +68,17 @@ def install(app: Flask) -> None:
         if response.status_code < 400:
             try:
                 commit()
-            except IntegrityError:
+            except (IntegrityError, StaleDataError) as err:
+                # nothing landed: a constraint, or a versioned row another writer changed since this request
+                # read it (the request's rows are flushed here when nothing flushed them before)
                 rollback()
                 cleanup = g.get("idempotency_cleanup")
                 if cleanup:
                     cleanup()
-                log.warning("integrity conflict committing %s %s", request.method, request.path)
-                conflict = app.json.response(error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"))
-                conflict.status_code = 409
-                return conflict
+                log.warning("%s committing %s %s", type(err).__name__, request.method, request.path)
+                if isinstance(err, StaleDataError):
+                    return conflict_response(app, "edit_conflict", "该记录已被他人修改，请刷新后重试")
+                return conflict_response(app, "conflict", "数据已被其他操作修改，请刷新后重试")
             except Exception as err:
                 if not is_outage(err):
                     raise
