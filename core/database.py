@@ -212,11 +212,18 @@ def commit() -> None:
     _run(session.info.pop("ready_callbacks", []) + session.info.pop("pending_callbacks", []))
 
 
-def rollback() -> None:
+def rollback(*, undo: bool = True) -> None:
+    """Roll back the unit of work and run its ``after_rollback`` undos. ``undo=False``: the outcome is unknown
+    (the connection broke during COMMIT, which may have landed): drop them, since an undo (deleting a file
+    written in advance) would break a row that did commit; a file no row names is the orphan sweep's."""
     session = db.session
+    if not undo:
+        session.info.pop("undo_callbacks", None)
     session.rollback()
     session.info.pop("pending_callbacks", None)
-    _run(session.info.pop("rolled_back_callbacks", []) + session.info.pop("undo_callbacks", []))
+    undos = session.info.pop("rolled_back_callbacks", []) + session.info.pop("undo_callbacks", [])
+    if undo:
+        _run(undos)
 
 
 def install_session_events() -> None:

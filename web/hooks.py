@@ -87,7 +87,7 @@ def install(app: Flask) -> None:
                 # released: if the commit did land, the retry replays its answer instead of running twice;
                 # if it did not, the marker turns stale and the retry runs (IDEMPOTENCY_STALE_SECONDS).
                 try:
-                    rollback()
+                    rollback(undo=False)  # keep the files written for rows the commit may have landed
                 except Exception:  # the connection is gone; the pool replaces it
                     log.debug("rollback after a failed commit failed", exc_info=True)
                 log.warning("outage committing %s %s: %s", request.method, request.path, type(err).__name__)

@@ -300,3 +300,61 @@ def test_a_portal_session_that_cannot_be_saved_in_an_outage_is_a_503_not_a_500(c
     assert page.status_code == 503 and "text/html" in page.headers["Content-Type"]
     assert page.headers["Retry-After"] == "5"
     assert "Set-Cookie" not in page.headers
+
+
+def test_a_commit_that_landed_before_the_connection_was_lost_keeps_its_uploaded_file(client, app, monkeypatch):
+    """COMMIT reached the database but its answer was lost: the outcome is unknown, and the retry replays
+    the stored 201. The uploaded file must still be there for the row that did commit — the undo of a
+    rollback (delete the file written in advance) is not for an unknown outcome; an unreferenced file is
+    the orphan sweep's."""
+    import io
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    import web.hooks
+    from core.applications.models import Attachment
+    from core.files import storage
+    from tests.helpers import bound_citizen, draft_body, id_number, jpeg_bytes
+
+    number = id_number(seq=47)
+    headers = bound_citizen(client, "13900002010", "李四", number)
+    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("李四", number)).get_json()["id"]
+    real_commit = web.hooks.commit
+
+    def landed_then_lost(conn):
+        conn.connection.dbapi_connection.commit()  # the database has it
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    def commit_losing_the_answer():
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "commit", landed_then_lost)
+        try:
+            real_commit()
+        finally:
+            event.remove(engine, "commit", landed_then_lost)
+
+    key_headers = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+
+    def send():
+        return client.post(
+            f"/api/v1/applications/{app_id}/attachments",
+            headers=key_headers,
+            data={"material": "id_card", "file": (io.BytesIO(jpeg_bytes()), "photo.jpg")},
+            content_type="multipart/form-data",
+        )
+
+    monkeypatch.setattr(web.hooks, "commit", commit_losing_the_answer)
+    resp = send()
+    monkeypatch.setattr(web.hooks, "commit", real_commit)
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    with app.app_context():
+        attachment = db.session.scalar(select(Attachment).where(Attachment.application_id == app_id))
+        assert attachment is not None  # it did commit
+        assert (storage.root() / attachment.storage_key).exists()
+        attachment_id = attachment.id
+        db.session.remove()
+    retry = send()
+    assert retry.status_code == 201 and retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.get_json()["id"] == attachment_id
