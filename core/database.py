@@ -87,8 +87,12 @@ def set_task_dispatcher(dispatcher: Any) -> None:
 
 
 def enqueue_after_commit(name: str, *args: Any, queue: str = "default", once: bool = False) -> None:
-    """``once``: skip it when the same task with the same arguments is already queued in this transaction."""
-    if once and any(row.name == name and row.args == list(args) for row in db.session.info.get("pending_tasks", ())):
+    """``once``: skip it when the same task with the same arguments is already queued in this transaction.
+    A row a rolled-back savepoint dropped (no longer in the session) does not count."""
+    session = db.session
+    if once and any(
+        row.name == name and row.args == list(args) and row in session for row in session.info.get("pending_tasks", ())
+    ):
         return
     row = TaskOutbox(name=name, args=list(args), queue=queue, status="pending", created_at=clock.utcnow())
     db.session.add(row)
@@ -208,11 +212,18 @@ def commit() -> None:
     _run(session.info.pop("ready_callbacks", []) + session.info.pop("pending_callbacks", []))
 
 
-def rollback() -> None:
+def rollback(*, undo: bool = True) -> None:
+    """Roll back the unit of work and run its ``after_rollback`` undos. ``undo=False``: the outcome is unknown
+    (the connection broke during COMMIT, which may have landed): drop them, since an undo (deleting a file
+    written in advance) would break a row that did commit; a file no row names is the orphan sweep's."""
     session = db.session
+    if not undo:
+        session.info.pop("undo_callbacks", None)
     session.rollback()
     session.info.pop("pending_callbacks", None)
-    _run(session.info.pop("rolled_back_callbacks", []) + session.info.pop("undo_callbacks", []))
+    undos = session.info.pop("rolled_back_callbacks", []) + session.info.pop("undo_callbacks", [])
+    if undo:
+        _run(undos)
 
 
 def install_session_events() -> None:

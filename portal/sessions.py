@@ -19,6 +19,7 @@ from werkzeug.datastructures import CallbackDict
 from core.accounts import portal_sessions
 from core.accounts.models import PortalSession
 from core.database import commit, rollback
+from web.errors import is_outage, replace_with_outage
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,20 @@ class PortalSessionInterface(SessionInterface):
             else:
                 portal_sessions.touch(session.record_id, dict(session) if session.modified else None)
             commit()
-        except Exception:
-            rollback()
-            log.exception("could not save the portal session")
-            raise
+        except Exception as err:
+            try:
+                rollback()
+            except Exception:  # the connection is gone; the pool replaces it
+                log.debug("rollback after a failed session save failed", exc_info=True)
+            if not is_outage(err):
+                log.exception("could not save the portal session")
+                raise
+            # the database went away after the request's commit: the retryable 503, not a 500 (the
+            # session's row is not written, so the answer that needed it must not stand either)
+            log.warning(
+                "outage saving the portal session on %s %s: %s", request.method, request.path, type(err).__name__
+            )
+            replace_with_outage(app, response)
 
 
 def install(app: Flask) -> None:

@@ -9,7 +9,7 @@ import re
 import traceback
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, render_template, request, session
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -191,16 +191,51 @@ def is_outage(err: BaseException) -> bool:
 OUTAGE_MESSAGE = "服务繁忙或暂时不可用，请稍后重试"
 
 
+def _drop_flashes() -> None:
+    """A portal view flashes its success before the request's commit; a commit that failed must not show it
+    (on the error page, or on the next page from the session)."""
+    if "_flashes" in session:
+        session.pop("_flashes")
+
+
+def conflict_response(app: Flask, code: str, message: str) -> Response:
+    """The 409 of a conflict found by the request's commit, for the hook that runs outside the error
+    handlers: JSON under /api, the portal's page elsewhere."""
+    if not _is_api_request():
+        _drop_flashes()
+        body, status, extra = _portal_error_page(409, message=message)
+        return Response(body, status, extra)
+    response = app.json.response(error_payload(409, code, message))
+    response.status_code = 409
+    return response
+
+
 def outage_response(app: Flask) -> Response:
     """The 503 of an outage, for a hook that runs outside the error handlers (the request's commit)."""
     headers = {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)}
+    g.domain_retry_after = OUTAGE_RETRY_AFTER_SECONDS  # wins over Flask-Limiter's window (install_retry_after)
     if not _is_api_request():
+        _drop_flashes()
         body, status, extra = _portal_error_page(503, message=OUTAGE_MESSAGE)
         return Response(body, status, {**extra, **headers})
     response = app.json.response(error_payload(503, "service_unavailable", OUTAGE_MESSAGE))
     response.status_code = 503
     response.headers.update(headers)
     return response
+
+
+def replace_with_outage(app: Flask, response: Response) -> None:
+    """Turn ``response`` into the outage's 503, in place: for a step after the hooks that cannot return a
+    new response (the portal's session save). What the old answer set (its body, a redirect, a cookie) goes."""
+    outage = outage_response(app)
+    response.close()  # e.g. the file of a download
+    response.direct_passthrough = False
+    for name in ("Location", "Set-Cookie", "Content-Disposition", "ETag", "Last-Modified"):
+        response.headers.pop(name, None)
+    response.status_code = outage.status_code
+    response.set_data(outage.get_data())
+    for name in ("Content-Type", "Retry-After"):
+        response.headers[name] = outage.headers[name]
 
 
 def _log_unexpected(err: Exception) -> None:

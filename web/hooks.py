@@ -10,11 +10,12 @@ from flask import Flask, Response, g, request
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.database import commit, db, rollback
-from web.errors import error_payload, is_outage, outage_response
+from web.errors import conflict_response, is_outage, outage_response
 
 log = logging.getLogger("relieflink")
 INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
@@ -119,15 +120,17 @@ def install(app: Flask) -> None:
         if response.status_code < 400:
             try:
                 commit()
-            except IntegrityError:
+            except (IntegrityError, StaleDataError) as err:
+                # nothing landed: a constraint, or a versioned row another writer changed since this request
+                # read it (the request's rows are flushed here when nothing flushed them before)
                 rollback()
                 cleanup = g.get("idempotency_cleanup")
                 if cleanup:
                     cleanup()
-                log.warning("integrity conflict committing %s %s", request.method, request.path)
-                conflict = app.json.response(error_payload(409, "conflict", "数据已被其他操作修改，请刷新后重试"))
-                conflict.status_code = 409
-                return conflict
+                log.warning("%s committing %s %s", type(err).__name__, request.method, request.path)
+                if isinstance(err, StaleDataError):
+                    return conflict_response(app, "edit_conflict", "该记录已被他人修改，请刷新后重试")
+                return conflict_response(app, "conflict", "数据已被其他操作修改，请刷新后重试")
             except Exception as err:
                 if not is_outage(err):
                     raise
@@ -136,7 +139,7 @@ def install(app: Flask) -> None:
                 # released: if the commit did land, the retry replays its answer instead of running twice;
                 # if it did not, the marker turns stale and the retry runs (IDEMPOTENCY_STALE_SECONDS).
                 try:
-                    rollback()
+                    rollback(undo=False)  # keep the files written for rows the commit may have landed
                 except Exception:  # the connection is gone; the pool replaces it
                     log.debug("rollback after a failed commit failed", exc_info=True)
                 log.warning("outage committing %s %s: %s", request.method, request.path, type(err).__name__)

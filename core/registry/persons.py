@@ -111,11 +111,14 @@ def schedule_link(app: Application) -> None:
 
 def link_application(application_id: int) -> bool:
     """The task's work: link a submitted application's members (idempotent: persons are matched by ID
-    number, facts already recorded are not written again). False when the application is gone or a draft."""
+    number, facts already recorded are not written again). False when the application is gone or a draft.
+    Members linked already (an earlier run, an approval) are left alone: a late run (a retry, a requeued
+    dead task) must not set the persons' current values back to the application's over newer sources."""
     app = db.session.get(Application, application_id)
     if app is None or app.status == "draft":
         return False
-    register_application(app)
+    if any(m.person_id is None for m in app.members if m.id_number and m.name):
+        register_application(app)
     return True
 
 

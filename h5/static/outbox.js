@@ -38,8 +38,14 @@
     for (const fn of listeners) fn(items);
   }
 
+  // kept and sent again with the same key: no answer at all, the service unavailable (503
+  // service_unavailable: e.g. the database restarting while the request committed, its outcome unknown), or
+  // the same key still in progress (409)
+  const retryLater = (err) =>
+    err.network || err.reason === "service_unavailable" || err.reason === "idempotency_in_progress";
+
   // send({path, json, label}) → {sent: true, result} | {sent: false, queued: true}; throws ApiError for
-  // an answer that is not a network failure (the item is then dropped: retrying cannot help)
+  // an answer that retrying cannot help (the item is then dropped)
   async function send(entry) {
     const item = Object.assign({ key: RL.api.newKey(), createdAt: new Date().toISOString() }, entry);
     await put(item);
@@ -62,7 +68,7 @@
       await changed();
       return { sent: true, result };
     } catch (err) {
-      if (err.network) return { sent: false, queued: true };
+      if (retryLater(err)) return { sent: false, queued: true };
       await remove(item.key);
       await changed();
       throw err;

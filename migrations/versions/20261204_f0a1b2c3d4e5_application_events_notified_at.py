@@ -6,11 +6,10 @@ Create Date: 2026-12-04 01:55:00
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import core.database
-
 
 revision = "f0a1b2c3d4e5"
 down_revision = "e9f0a1b2c3d4"
@@ -36,6 +35,8 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_application_events_to_notify", table_name="application_events")
-    with op.batch_alter_table("application_events") as batch:
-        batch.drop_column("notified_at")
-        batch.drop_column("notice")
+    # ALTER TABLE … DROP COLUMN in place (PostgreSQL, SQLite >= 3.35), not batch mode's copy-and-drop:
+    # attachments.correction_event_id names application_events rows, so dropping the table with
+    # PRAGMA foreign_keys=ON fails the foreign key check
+    op.drop_column("application_events", "notified_at")
+    op.drop_column("application_events", "notice")

@@ -259,3 +259,102 @@ def test_a_constraint_failing_at_commit_is_a_409_not_a_500(client, app, monkeypa
     resp = client.post("/api/v1/demo/cases", headers=headers, json={"township_code": "360124100", "title": "冲突"})
     assert resp.status_code == 409 and resp.get_json()["status"] == "conflict"
     assert _count_cases(app) == 0
+
+
+def test_a_connection_lost_during_commit_on_a_rate_limited_route_says_retry_in_5_seconds(client, app, monkeypatch):
+    """Flask-Limiter writes its window's reset (hours) as Retry-After on every answer of a limited route;
+    the commit's 503 must say what its message says (5 s), like every other outage answer."""
+    from datetime import date
+
+    from sqlalchemy.exc import OperationalError
+
+    import web.hooks
+    from tests.helpers import bound_citizen, id_number
+
+    headers = {
+        **bound_citizen(client, "13900002009", "孙某", id_number(date(1990, 2, 2), 43)),
+        "Idempotency-Key": str(uuid.uuid4()),
+    }
+
+    def lost(*args, **kwargs):
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(web.hooks, "commit", lost)
+    resp = client.post("/api/v1/reports", headers=headers, json={"category": "other", "township_code": "360124100"})
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.headers["Retry-After"] == "5"
+
+
+def test_a_portal_session_that_cannot_be_saved_in_an_outage_is_a_503_not_a_500(client, app, monkeypatch):
+    """The portal's session row is written after the request's commit; the database gone by then is an
+    outage like any other: the retryable 503 page, not an exception (a 500)."""
+    from sqlalchemy.exc import OperationalError
+
+    import portal.sessions
+
+    def lost(*args, **kwargs):
+        raise OperationalError("INSERT INTO portal_sessions", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(portal.sessions.portal_sessions, "create", lost)
+    page = client.get("/portal/login")  # the form's CSRF token is kept in a new session
+    assert page.status_code == 503 and "text/html" in page.headers["Content-Type"]
+    assert page.headers["Retry-After"] == "5"
+    assert "Set-Cookie" not in page.headers
+
+
+def test_a_commit_that_landed_before_the_connection_was_lost_keeps_its_uploaded_file(client, app, monkeypatch):
+    """COMMIT reached the database but its answer was lost: the outcome is unknown, and the retry replays
+    the stored 201. The uploaded file must still be there for the row that did commit — the undo of a
+    rollback (delete the file written in advance) is not for an unknown outcome; an unreferenced file is
+    the orphan sweep's."""
+    import io
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    import web.hooks
+    from core.applications.models import Attachment
+    from core.files import storage
+    from tests.helpers import bound_citizen, draft_body, id_number, jpeg_bytes
+
+    number = id_number(seq=47)
+    headers = bound_citizen(client, "13900002010", "李四", number)
+    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("李四", number)).get_json()["id"]
+    real_commit = web.hooks.commit
+
+    def landed_then_lost(conn):
+        conn.connection.dbapi_connection.commit()  # the database has it
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    def commit_losing_the_answer():
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "commit", landed_then_lost)
+        try:
+            real_commit()
+        finally:
+            event.remove(engine, "commit", landed_then_lost)
+
+    key_headers = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+
+    def send():
+        return client.post(
+            f"/api/v1/applications/{app_id}/attachments",
+            headers=key_headers,
+            data={"material": "id_card", "file": (io.BytesIO(jpeg_bytes()), "photo.jpg")},
+            content_type="multipart/form-data",
+        )
+
+    monkeypatch.setattr(web.hooks, "commit", commit_losing_the_answer)
+    resp = send()
+    monkeypatch.setattr(web.hooks, "commit", real_commit)
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    with app.app_context():
+        attachment = db.session.scalar(select(Attachment).where(Attachment.application_id == app_id))
+        assert attachment is not None  # it did commit
+        assert (storage.root() / attachment.storage_key).exists()
+        attachment_id = attachment.id
+        db.session.remove()
+    retry = send()
+    assert retry.status_code == 201 and retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.get_json()["id"] == attachment_id

@@ -111,3 +111,29 @@ def test_the_after_submit_tasks_link_the_registry_and_notify_once(app, client):
         db.session.commit()
         db.session.remove()
     assert counts() == before
+
+
+def test_a_late_second_run_of_the_link_task_does_not_roll_back_newer_facts(app, client):
+    """The link task may run again long after the submit (a retry, the relay publishing twice, an
+    administrator requeueing a dead task): the members are linked already, so it must not set the persons'
+    current values back to the application's over what a newer source recorded since."""
+    from core.applications.models import Application
+    from core.registry import services as registry
+    from core.registry.models import Person
+
+    number = id_number()
+    headers = bound_citizen(client, "13800001503", "李四", number)
+    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("李四", number)).get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    with app.app_context():
+        person = db.session.get(Person, db.session.get(Application, app_id).applicant_person_id)
+        assert person.phone == "13800001503"
+        registry.record_facts(person, {"phone": "13700009999"}, source_type="officer", source_id=None)
+        db.session.commit()
+        assert registry.link_application(app_id) is True
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Person, person.id).phone == "13700009999"
+        db.session.remove()

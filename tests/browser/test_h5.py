@@ -589,6 +589,52 @@ def test_a_submit_whose_answer_is_lost_is_retried_with_its_key_and_not_duplicate
     assert page.inner_text("#message") == ""  # the repeat was not refused
 
 
+def test_a_submit_answered_503_stays_in_the_outbox_and_is_retried_with_its_key(phones, live_server, client):
+    """A 503 (the database restarting; the commit's outcome unknown, the Idempotency-Key kept) says "retry
+    later", like a lost connection: the outbox keeps the item and sends it again with the same key, instead
+    of dropping it as refused (the citizen would think the submit failed, or lose an offline report)."""
+    import json as _json
+
+    from playwright.sync_api import expect
+
+    from tests.helpers import jpeg_bytes, upload
+
+    me = ("孙秀英", id_number(date(1958, 3, 4), 83))
+    phone = phones()
+    page = phone.page
+    headers = verified_on_phone(client, page, live_server, "13900007052", me)
+    created = client.post("/api/v1/applications", headers=headers, json=draft_body(*me))
+    app_id = created.get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+
+    seen: list[str] = []
+
+    def unavailable_once(route):
+        seen.append(route.request.headers.get("idempotency-key"))
+        if len(seen) == 1:
+            body = {"code": 503, "status": "service_unavailable", "message": "服务繁忙或暂时不可用，请稍后重试"}
+            route.fulfill(
+                status=503, headers={"Retry-After": "5"}, content_type="application/json", body=_json.dumps(body)
+            )
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/applications/*/submit", unavailable_once)
+    page.goto(f"{live_server}/h5/#/apply?id={app_id}")
+    page.wait_for_selector("#residence-address")
+    for shown in ("#member-0-name", "#add-incomes", "#add-assets", "[data-testid=material-done-hukou]", "#summary"):
+        page.click("#next")
+        page.wait_for_selector(shown)
+    page.click("#submit-application")
+    expect(page.locator("#queued")).to_contain_text("待发送")
+    assert client.get(f"/api/v1/applications/{app_id}", headers=headers).get_json()["status"] == "draft"
+    page.evaluate("RL.outbox.flush()")  # what the 'online' event and the 15 s timer do
+    expect(page.locator("#outbox")).to_have_count(0)
+    assert len(seen) == 2 and seen[0] == seen[1] and seen[0]  # the same key both times
+    assert client.get(f"/api/v1/applications/{app_id}", headers=headers).get_json()["status"] == "submitted"
+
+
 # --- one-tap report with a photo and the phone's position; my benefits ------------------------------------
 
 

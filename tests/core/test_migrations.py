@@ -82,3 +82,49 @@ def test_upgrade_and_downgrade_on_postgresql():
     finally:
         engine.dispose()
         drop_postgres_database(url)
+
+
+def test_notified_at_revision_downgrades_on_sqlite_with_corrections_naming_events(tmp_path):
+    """f0a1b2c3d4e5 (application_events.notified_at, notice) down and up on SQLite with rows: the table is
+    named by attachments.correction_event_id, so a batch copy-and-drop of application_events fails the
+    foreign key check (PRAGMA foreign_keys=ON); the columns are dropped in place. Up again: backfilled."""
+    import sqlite3
+
+    path = tmp_path / "notified.db"
+    url = f"sqlite:///{path}"
+    migrate_database(url, "upgrade", "f0a1b2c3d4e5")
+    conn = sqlite3.connect(path)
+
+    def insert(table: str, **given: object) -> int:
+        names, values = [], []
+        for _cid, name, kind, notnull, default, pk in conn.execute(f"PRAGMA table_info({table})"):
+            if name in given:
+                names.append(name)
+                values.append(given[name])
+            elif notnull and not pk and default is None:
+                kind = (kind or "").upper()
+                names.append(name)
+                if any(k in kind for k in ("INT", "BOOL", "NUM")):
+                    values.append(1)
+                elif "DATE" in kind or "TIME" in kind:
+                    values.append("2026-01-01 00:00:00")
+                else:
+                    values.append("{}" if "JSON" in kind else "x")
+        conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+        return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+    application = insert("applications", reference="SQ20261204AAAA0001", status="correction_requested")
+    event = insert("application_events", application_id=application, at="2026-12-04 01:00:00")
+    insert("attachments", application_id=application, correction_event_id=event)
+    conn.commit()
+    conn.close()
+    migrate_database(url, "downgrade", "e9f0a1b2c3d4")
+    conn = sqlite3.connect(path)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(application_events)")}
+    assert "notified_at" not in columns and "notice" not in columns
+    assert conn.execute("SELECT count(*) FROM application_events").fetchone() == (1,)
+    conn.close()
+    migrate_database(url, "upgrade", "f0a1b2c3d4e5")
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT notified_at FROM application_events").fetchone() == ("2026-12-04 01:00:00",)
+    conn.close()

@@ -221,3 +221,29 @@ def test_a_task_queued_once_per_transaction_is_queued_again_in_the_next(app, bro
         assert [r.args for r in db.session.scalars(select(TaskOutbox))].count([9]) == 1
         db.session.remove()
     assert [name for name, _, _ in broker.taken] == ["test.once"] * 4
+
+
+def test_a_task_queued_once_in_a_rolled_back_savepoint_is_queued_again_after_it(app, broker):
+    """A savepoint that rolls back drops the row it queued; a later ``once=True`` call in the same
+    transaction (another timeline event of the application) must queue it, or that event is never notified."""
+    broker.up = True
+    with app.app_context():
+        try:
+            with db.session.begin_nested():
+                enqueue_after_commit("test.once", 11, once=True)
+                db.session.flush()
+                raise RuntimeError("the step failed")
+        except RuntimeError:
+            pass
+        try:
+            with db.session.begin_nested():
+                enqueue_after_commit("test.once", 12, once=True)  # not flushed before the rollback
+                raise RuntimeError("the step failed")
+        except RuntimeError:
+            pass
+        enqueue_after_commit("test.once", 11, once=True)
+        enqueue_after_commit("test.once", 12, once=True)
+        commit()
+        assert sorted(r.args for r in db.session.scalars(select(TaskOutbox))) == [[11], [12]]
+        db.session.remove()
+    assert sorted(args for _, args, _ in broker.taken) == [[11], [12]]

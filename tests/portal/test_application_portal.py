@@ -147,3 +147,42 @@ def test_county_officer_can_act_and_attachments_are_scoped(client, app):
     assert county.get(f"/portal/applications/{submitted['id']}/attachments/{attachment_id}").status_code == 200
     outsider = _officer(app, "nanchang_a", region="360121", role="county_officer")
     assert outsider.get(f"/portal/applications/{submitted['id']}/attachments/{attachment_id}").status_code == 404
+
+
+def test_a_decision_whose_application_changed_before_the_commit_is_a_409_page_not_a_500(client, app, monkeypatch):
+    """The decision's rows are flushed at the request's commit (no flush per timeline event since the
+    submit-in-one-flush change): another writer's change landing between the officer's read and that commit
+    (the citizen withdrawing, a second officer) is the same edit conflict as one caught earlier — the
+    portal's 409 page, nothing written, not a 500 and not a JSON body."""
+    from sqlalchemy import text
+
+    import web.hooks
+    from core.applications.models import Application, ApplicationEvent
+
+    headers = bound_citizen(client, "13900020013", *ZHANG)
+    submitted = submitted_application(client, headers, draft_body(*ZHANG))
+    officer = _officer(app, "minhe_stale")
+    page = officer.get(f"/portal/applications/{submitted['id']}").get_data(as_text=True)
+    real_commit = web.hooks.commit
+
+    def another_writer_first():
+        with db.engine.begin() as conn:  # its own connection and transaction, committed before ours
+            conn.execute(text("UPDATE applications SET version = version + 1 WHERE id = :id"), {"id": submitted["id"]})
+        real_commit()
+
+    monkeypatch.setattr(web.hooks, "commit", another_writer_first)
+    form = {"reason": "非本辖区居民", "csrf_token": csrf_token(page)}
+    resp = officer.post(f"/portal/applications/{submitted['id']}/reject", data=form)
+    monkeypatch.setattr(web.hooks, "commit", real_commit)
+    assert resp.status_code == 409, resp.get_data(as_text=True)[:300]
+    assert "text/html" in resp.headers["Content-Type"]
+    # the success message the view flashed before the commit failed is not shown, now or on the next page
+    assert "已作出不予受理决定" not in resp.get_data(as_text=True)
+    assert "已作出不予受理决定" not in officer.get(f"/portal/applications/{submitted['id']}").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Application, submitted["id"]).status == "submitted"
+        kinds = db.session.scalars(
+            select(ApplicationEvent.kind).where(ApplicationEvent.application_id == submitted["id"])
+        ).all()
+        assert kinds == ["submitted"]
+        db.session.remove()
