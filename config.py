@@ -58,6 +58,9 @@ class BaseConfig:
     TASK_RELAY_AFTER_SECONDS = 30  # a task row still pending after this is published by the beat relay
     # a message claimed (sending) this long ago by a worker that never answered is settled by asking the provider
     NOTIFY_RECONCILE_AFTER_SECONDS = 300
+    # timeline events still without their messages this long after they were recorded (a notify task lost
+    # after the broker took it) get their task again from the beat's sweep
+    NOTIFY_EVENTS_SWEEP_AFTER_SECONDS = 600
     REDIS_SOCKET_TIMEOUT_SECONDS = 3.0  # broker connect/read timeout: an outage fails fast, never hangs
     # --- API -----------------------------------------------------------------------------
     API_DOCS_ENABLED = True

@@ -113,6 +113,11 @@ def init_celery(app: Flask) -> Celery:
                 "schedule": max(5.0, app.config["NOTIFY_RECONCILE_AFTER_SECONDS"] / 2),
                 "options": {"queue": "notify"},
             },
+            "requeue-unnotified-events": {  # timeline events whose notify task was lost after publishing
+                "task": "notify.requeue_unnotified_events",
+                "schedule": max(30.0, app.config["NOTIFY_EVENTS_SWEEP_AFTER_SECONDS"] / 2),
+                "options": {"queue": "notify"},
+            },
             "relay-pending-tasks": {
                 "task": "maintenance.relay_pending_tasks",
                 "schedule": float(app.config["TASK_RELAY_AFTER_SECONDS"]),

@@ -7,6 +7,7 @@ submit or an officer's decision does not wait on them, and a retried or repeated
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -130,6 +131,22 @@ def notify_pending(application_id: int) -> int:
         notify_event(app, event, phrase=notice.get("phrase"), hint=notice.get("hint"))
         event.notified_at = now
     return len(events)
+
+
+def requeue_unnotified(*, older_than_seconds: int, limit: int = 500) -> int:
+    """The sweep: queue the notify task again for applications whose events are still not notified
+    ``older_than_seconds`` after they were recorded (a task lost after the broker accepted it, a worker that
+    did not know the task yet). The task is idempotent, so a slow first run is harmless. Returns how many."""
+    cutoff = clock.utcnow() - timedelta(seconds=older_than_seconds)
+    ids = db.session.scalars(
+        select(ApplicationEvent.application_id)
+        .where(ApplicationEvent.notified_at.is_(None), ApplicationEvent.at < cutoff)
+        .distinct()
+        .limit(limit)
+    ).all()
+    for application_id in ids:
+        enqueue_after_commit(NOTIFY_TASK, application_id, queue="notify", once=True)
+    return len(ids)
 
 
 def record_event(

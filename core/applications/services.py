@@ -40,7 +40,7 @@ from core.applications.intake import (
     reveal_id_numbers,
     township_name,
 )
-from core.applications.notify import NOTIFY_TASK, notify_pending
+from core.applications.notify import NOTIFY_TASK, notify_pending, requeue_unnotified
 from core.applications.submission import (
     close_cases,
     on_submitted,
@@ -83,6 +83,7 @@ __all__ = [
     "reject_at_acceptance",
     "reply_correction",
     "request_correction",
+    "requeue_unnotified",
     "resolve_conflict",
     "reveal_id_numbers",
     "route",

@@ -137,3 +137,41 @@ def test_a_late_second_run_of_the_link_task_does_not_roll_back_newer_facts(app, 
         db.session.expire_all()
         assert db.session.get(Person, person.id).phone == "13700009999"
         db.session.remove()
+
+
+def test_events_whose_notify_task_was_lost_get_it_again_from_the_sweep(app, client):
+    """A notify task lost after the broker took it leaves events without messages: the beat's sweep queues the
+    task again once they are older than NOTIFY_EVENTS_SWEEP_AFTER_SECONDS, and the task writes them once."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete, select, update
+
+    from core import clock
+    from core.applications import services as applications
+    from core.applications.models import ApplicationEvent
+    from core.database import commit
+    from core.notifications.models import OutboxMessage
+
+    number = id_number(seq=3)
+    headers = bound_citizen(client, "13800001503", "王五", number)
+    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("王五", number)).get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    status_messages = select(OutboxMessage).where(OutboxMessage.template == "application_status")
+    with app.app_context():
+        # as if the task had been lost: the event not notified, its message never written
+        db.session.execute(update(ApplicationEvent).values(notified_at=None))
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.template == "application_status"))
+        db.session.commit()
+        after = app.config["NOTIFY_EVENTS_SWEEP_AFTER_SECONDS"]
+        assert applications.requeue_unnotified(older_than_seconds=after) == 0  # too young: its task may be running
+        clock.set_offset(timedelta(seconds=after + 1))
+        assert applications.requeue_unnotified(older_than_seconds=after) == 1
+        commit()  # the task runs (in-process here)
+        assert len(db.session.scalars(status_messages).all()) == 1
+        assert db.session.scalar(select(ApplicationEvent.notified_at)) is not None
+        assert applications.requeue_unnotified(older_than_seconds=after) == 0
+        commit()
+        assert len(db.session.scalars(status_messages).all()) == 1
+        db.session.remove()

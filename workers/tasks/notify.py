@@ -36,3 +36,11 @@ def application_events(application_id: int) -> int:
     handled = applications.notify_pending(application_id)
     commit()
     return handled
+
+
+@shared_task(name="notify.requeue_unnotified_events", acks_late=True, **RETRY)
+def requeue_unnotified_events() -> int:
+    """Beat: timeline events still without messages get their notify task again (safe to run twice)."""
+    count = applications.requeue_unnotified(older_than_seconds=current_app.config["NOTIFY_EVENTS_SWEEP_AFTER_SECONDS"])
+    commit()
+    return count
