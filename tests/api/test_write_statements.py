@@ -19,6 +19,17 @@ from core.database import db
 from tests.helpers import bound_citizen, draft_body, id_number, jpeg_bytes, upload
 
 
+def _submitted(client, phone: str, name: str, **born) -> int:
+    """A verified citizen's application, created, with its materials, submitted: its id."""
+    number = id_number(**born)
+    headers = bound_citizen(client, phone, name, number)
+    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body(name, number)).get_json()["id"]
+    for material in ("id_card", "hukou"):
+        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
+    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    return app_id
+
+
 @contextlib.contextmanager
 def counted(app):
     statements: list[str] = []
@@ -78,12 +89,7 @@ def test_the_after_submit_tasks_link_the_registry_and_notify_once(app, client):
     from core.registry import services as registry
     from core.registry.models import Person, PersonFact
 
-    number = id_number()
-    headers = bound_citizen(client, "13800001502", "李四", number)
-    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("李四", number)).get_json()["id"]
-    for material in ("id_card", "hukou"):
-        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
-    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    app_id = _submitted(client, "13800001502", "李四")
 
     def counts():
         with app.app_context():
@@ -121,12 +127,7 @@ def test_a_late_second_run_of_the_link_task_does_not_roll_back_newer_facts(app, 
     from core.registry import services as registry
     from core.registry.models import Person
 
-    number = id_number()
-    headers = bound_citizen(client, "13800001503", "李四", number)
-    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("李四", number)).get_json()["id"]
-    for material in ("id_card", "hukou"):
-        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
-    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    app_id = _submitted(client, "13800001503", "李四")
     with app.app_context():
         person = db.session.get(Person, db.session.get(Application, app_id).applicant_person_id)
         assert person.phone == "13800001503"
@@ -152,12 +153,7 @@ def test_events_whose_notify_task_was_lost_get_it_again_from_the_sweep(app, clie
     from core.database import commit
     from core.notifications.models import OutboxMessage
 
-    number = id_number(seq=3)
-    headers = bound_citizen(client, "13800001503", "王五", number)
-    app_id = client.post("/api/v1/applications", headers=headers, json=draft_body("王五", number)).get_json()["id"]
-    for material in ("id_card", "hukou"):
-        assert upload(client, headers, app_id, material, jpeg_bytes()).status_code == 201
-    assert client.post(f"/api/v1/applications/{app_id}/submit", headers=headers).status_code == 200
+    _submitted(client, "13800001503", "王五", seq=3)
     status_messages = select(OutboxMessage).where(OutboxMessage.template == "application_status")
     with app.app_context():
         # as if the task had been lost: the event not notified, its message never written

@@ -545,6 +545,16 @@ def test_citizen_applies_for_a_household_of_three_and_the_outbox_sends_once(phon
     expect(page.locator("#timeline")).to_contain_text("已提交")
 
 
+def _submit_in_the_wizard(page, live_server: str, app_id: int) -> None:
+    """Open the filled draft in the H5 wizard, step through to the summary and press submit."""
+    page.goto(f"{live_server}/h5/#/apply?id={app_id}")
+    page.wait_for_selector("#residence-address")
+    for shown in ("#member-0-name", "#add-incomes", "#add-assets", "[data-testid=material-done-hukou]", "#summary"):
+        page.click("#next")
+        page.wait_for_selector(shown)
+    page.click("#submit-application")
+
+
 def test_a_submit_whose_answer_is_lost_is_retried_with_its_key_and_not_duplicated(phones, live_server, client):
     """The worst case of a flaky network: the server did submit, but the phone never heard back. The outbox
     retries with the same Idempotency-Key and the server answers with the first result."""
@@ -572,12 +582,7 @@ def test_a_submit_whose_answer_is_lost_is_retried_with_its_key_and_not_duplicate
             route.continue_()
 
     page.route("**/api/v1/applications/*/submit", lose_the_answer)
-    page.goto(f"{live_server}/h5/#/apply?id={app_id}")
-    page.wait_for_selector("#residence-address")
-    for shown in ("#member-0-name", "#add-incomes", "#add-assets", "[data-testid=material-done-hukou]", "#summary"):
-        page.click("#next")
-        page.wait_for_selector(shown)
-    page.click("#submit-application")
+    _submit_in_the_wizard(page, live_server, app_id)
     expect(page.locator("#queued")).to_contain_text("待发送")
     assert client.get(f"/api/v1/applications/{app_id}", headers=headers).get_json()["status"] == "submitted"
     page.evaluate("RL.outbox.flush()")  # what the 'online' event and the 15 s timer do
@@ -621,12 +626,7 @@ def test_a_submit_answered_503_stays_in_the_outbox_and_is_retried_with_its_key(p
             route.continue_()
 
     page.route("**/api/v1/applications/*/submit", unavailable_once)
-    page.goto(f"{live_server}/h5/#/apply?id={app_id}")
-    page.wait_for_selector("#residence-address")
-    for shown in ("#member-0-name", "#add-incomes", "#add-assets", "[data-testid=material-done-hukou]", "#summary"):
-        page.click("#next")
-        page.wait_for_selector(shown)
-    page.click("#submit-application")
+    _submit_in_the_wizard(page, live_server, app_id)
     expect(page.locator("#queued")).to_contain_text("待发送")
     assert client.get(f"/api/v1/applications/{app_id}", headers=headers).get_json()["status"] == "draft"
     page.evaluate("RL.outbox.flush()")  # what the 'online' event and the 15 s timer do
