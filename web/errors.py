@@ -198,30 +198,37 @@ def _drop_flashes() -> None:
         session.pop("_flashes")
 
 
-def conflict_response(app: Flask, code: str, message: str) -> Response:
-    """The 409 of a conflict found by the request's commit, for the hook that runs outside the error
-    handlers: JSON under /api, the portal's page elsewhere."""
+def domain_error_answer(err: DomainError) -> tuple[Any, int, dict[str, str]]:
+    """The answer to a domain error, its changes already settled: the portal's page, or the API's error body
+    with ``Retry-After`` (429, 503) and ``WWW-Authenticate`` (401)."""
+    headers = {}
+    retry_after = getattr(err, "retry_after", None)  # RateLimited (429), ServiceUnavailable (503)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+        g.domain_retry_after = retry_after  # wins over Flask-Limiter's window (install_retry_after)
+    if not _is_api_request():
+        body, status, extra = _portal_error_page(err.status, message=err.message)
+        return body, status, {**extra, **headers}
+    if err.code not in error_reasons.REASONS:
+        log.warning("error reason %r is not in core/error_reasons.py", err.code)
+    if err.status == 401 and request.blueprint == "exchange":  # department systems sign, not log in
+        headers["WWW-Authenticate"] = 'Signature realm="relieflink-exchange"'
+    elif err.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
+    return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers
+
+
+def commit_failed_response(app: Flask, err: DomainError) -> Response:
+    """The answer when the request's commit failed (a conflict, an outage), for the hook that runs outside
+    the error handlers; a success the view flashed before the commit is dropped."""
     if not _is_api_request():
         _drop_flashes()
-        body, status, extra = _portal_error_page(409, message=message)
-        return Response(body, status, extra)
-    response = app.json.response(error_payload(409, code, message))
-    response.status_code = 409
-    return response
+    return app.make_response(domain_error_answer(err))
 
 
 def outage_response(app: Flask) -> Response:
-    """The 503 of an outage, for a hook that runs outside the error handlers (the request's commit)."""
-    headers = {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)}
-    g.domain_retry_after = OUTAGE_RETRY_AFTER_SECONDS  # wins over Flask-Limiter's window (install_retry_after)
-    if not _is_api_request():
-        _drop_flashes()
-        body, status, extra = _portal_error_page(503, message=OUTAGE_MESSAGE)
-        return Response(body, status, {**extra, **headers})
-    response = app.json.response(error_payload(503, "service_unavailable", OUTAGE_MESSAGE))
-    response.status_code = 503
-    response.headers.update(headers)
-    return response
+    """The retryable 503 of a commit whose connection broke (its outcome unknown)."""
+    return commit_failed_response(app, ServiceUnavailable(OUTAGE_MESSAGE, retry_after=OUTAGE_RETRY_AFTER_SECONDS))
 
 
 def replace_with_outage(app: Flask, response: Response) -> None:
@@ -266,20 +273,7 @@ def register_error_handlers(app: Flask) -> None:
                 rollback()
             except DBAPIError:  # the connection is gone (an outage): nothing to undo, the pool replaces it
                 log.debug("rollback failed", exc_info=True)
-        if not _is_api_request():
-            return _portal_error_page(err.status, message=err.message)
-        headers = {}
-        if err.code not in error_reasons.REASONS:
-            log.warning("error reason %r is not in core/error_reasons.py", err.code)
-        retry_after = getattr(err, "retry_after", None)  # RateLimited (429), ServiceUnavailable (503)
-        if retry_after:
-            headers["Retry-After"] = str(retry_after)
-            g.domain_retry_after = retry_after  # wins over Flask-Limiter's window (see below)
-        if err.status == 401 and request.blueprint == "exchange":  # department systems sign, not log in
-            headers["WWW-Authenticate"] = 'Signature realm="relieflink-exchange"'
-        elif err.status == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="relieflink", error="invalid_token"'
-        return error_payload(err.status, err.code, err.message, err.errors or None), err.status, headers
+        return domain_error_answer(err)
 
     @app.errorhandler(StaleDataError)
     def _stale(err: StaleDataError):  # two writers saved the same record; the second is told

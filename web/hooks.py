@@ -15,7 +15,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.database import commit, db, rollback
-from web.errors import conflict_response, is_outage, outage_response
+from core.errors import Conflict
+from web.errors import commit_failed_response, is_outage, outage_response
 
 log = logging.getLogger("relieflink")
 INT_ID_MAX = 2**31 - 1  # the largest INTEGER primary key (PostgreSQL and SQLite alike hold it)
@@ -129,8 +130,10 @@ def install(app: Flask) -> None:
                     cleanup()
                 log.warning("%s committing %s %s", type(err).__name__, request.method, request.path)
                 if isinstance(err, StaleDataError):
-                    return conflict_response(app, "edit_conflict", "该记录已被他人修改，请刷新后重试")
-                return conflict_response(app, "conflict", "数据已被其他操作修改，请刷新后重试")
+                    conflict = Conflict("该记录已被他人修改，请刷新后重试", code="edit_conflict")
+                else:
+                    conflict = Conflict("数据已被其他操作修改，请刷新后重试", code="conflict")
+                return commit_failed_response(app, conflict)
             except Exception as err:
                 if not is_outage(err):
                     raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,18 +32,18 @@ class TokenSettings:
 
 
 _settings: TokenSettings | None = None
-# Access tokens whose signature, algorithm, iss, aud and required claims passed, with their claims: the same
-# token string always passes the same way under the same secret, so a client's repeated requests skip the
-# HMAC and the JSON decoding. The clock-dependent checks (exp, iat, nbf) and the session check run on every
-# request. Bounded; emptied when the settings change.
-_verified: dict[str, dict] = {}
+# Access tokens whose signature, algorithm, iss, aud and required claims passed are remembered with their
+# claims (``_verify``'s LRU cache; a failure is not cached): the same token string always passes the same way
+# under the same secret, so a client's repeated requests skip the HMAC and the JSON decoding. The
+# clock-dependent checks (exp, iat, nbf) and the session check run on every request. Emptied when the
+# settings change.
 MAX_VERIFIED = 20_000
 
 
 def configure(settings: TokenSettings) -> None:
-    global _settings, _verified
+    global _settings
     _settings = settings
-    _verified = {}
+    _verify.cache_clear()
 
 
 def settings() -> TokenSettings:
@@ -96,9 +97,9 @@ def start_session(user: User, *, method: str, ip: str | None, user_agent: str | 
     return TokenPair(_access_token(user, session), _new_refresh(session), settings().access_ttl, session.id)
 
 
+@functools.lru_cache(maxsize=MAX_VERIFIED)
 def _verify(token: str) -> dict:
-    """Signature, algorithm, iss, aud and the required claims (remembered in ``_verified`` once passed)."""
-    global _verified
+    """Signature, algorithm, iss, aud and the required claims (remembered once passed)."""
     s = settings()
     try:
         claims = jwt.decode(
@@ -117,17 +118,12 @@ def _verify(token: str) -> dict:
         )
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed("登录凭证无效，请重新登录", code="token_invalid") from exc
-    if len(_verified) >= MAX_VERIFIED:
-        _verified = {}
-    _verified[token] = claims
     return claims
 
 
 def decode_access(token: str) -> tuple[User, AuthSession]:
     """Verify an access token: signature, algorithm, iss, aud, typ, expiry, and a live session."""
-    claims = _verified.get(token)
-    if claims is None:
-        claims = _verify(token)
+    claims = _verify(token)
     now = clock.utcnow().timestamp()
     try:
         expires, issued = float(claims["exp"]), float(claims["iat"])

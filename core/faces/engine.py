@@ -136,12 +136,9 @@ def locate(
 
 def _landmarks_and_encoding(engine: ModuleType, pixels: np.ndarray, box: tuple[int, int, int, int]):
     """The 5-point landmarks and the 128-d encoding of one face: what ``face_landmarks(model="small")`` and
-    ``face_encodings`` (its default 5-point alignment, num_jitters=1) compute, with the landmarks found once."""
-    api = getattr(engine, "api", None)
-    if api is None:  # not face_recognition's module layout: its public calls (landmarks found twice)
-        encoding = engine.face_encodings(pixels, [box], num_jitters=1)[0]
-        found = engine.face_landmarks(pixels, [box], model="small")
-        return (found[0] if found else None), encoding
+    ``face_encodings`` (its default 5-point alignment, num_jitters=1) compute, with the landmarks found once
+    (face_recognition 1.3.0's ``api`` module; tests/core/test_face_detection.py holds both equal)."""
+    api = engine.api
     shape = api.pose_predictor_5_point(pixels, api._css_to_rect(box))
     encoding = np.array(api.face_encoder.compute_face_descriptor(pixels, shape, 1))
     points = [(p.x, p.y) for p in shape.parts()]

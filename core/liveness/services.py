@@ -22,7 +22,6 @@ means the measure rises by at least the turn threshold, ``turn_right`` that it f
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from sqlalchemy import select, text, update
 
 from core import clock, crypto
@@ -190,19 +189,17 @@ def _dhashes(image: Image.Image) -> tuple[str, str]:
 
 
 def hash_frames(frames: Iterable[bytes], pixels: Sequence[Any] | None = None) -> list[FrameHash]:
-    """Hashes of each frame; the perceptual hash is taken after EXIF orientation, like the face check, from
-    ``pixels`` (the frames as the face check decoded them: ``core.faces.engine.decode``) when given.
-    Raises ValueError for an undecodable frame."""
+    """Hashes of each frame; the perceptual hash is taken from the frame as the face check decodes it (EXIF
+    orientation, at most 640 px: ``core.faces.engine.decode``), or from ``pixels`` when that decode was done
+    already. Raises ValueError for an undecodable frame."""
+    frames = list(frames)
+    if pixels is None:
+        from core.faces.engine import decode
+
+        pixels = decode(frames)
     out = []
-    for index, data in enumerate(frames):
-        if pixels is not None:
-            image = Image.fromarray(pixels[index])
-        else:
-            try:
-                image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-            except Exception as exc:  # any undecodable frame
-                raise ValueError("undecodable frame") from exc
-        dhash, mirrored = _dhashes(image)
+    for data, frame in zip(frames, pixels, strict=True):
+        dhash, mirrored = _dhashes(Image.fromarray(frame))
         out.append(FrameHash(hashlib.sha256(data).hexdigest(), dhash, mirrored))
     return out
 

@@ -27,21 +27,6 @@ def get_for_reporter(actor: Actor, report_id: int) -> Report:
     return report
 
 
-def list_for_reporter(actor: Actor, *, page: int, page_size: int) -> Page:
-    """One page of the reporter's reports, newest first; no count query when the page is not full (the total
-    is then the rows skipped plus the rows read)."""
-    where = Report.reporter_user_id == actor.id
-    offset = (page - 1) * page_size
-    rows = db.session.scalars(
-        select(Report).where(where).order_by(Report.id.desc()).offset(offset).limit(page_size)
-    ).all()
-    if 0 < len(rows) < page_size or (offset == 0 and not rows):
-        total = offset + len(rows)
-    else:
-        total = db.session.scalar(select(func.count(Report.id)).where(where)) or 0
-    return Page(list(rows), total)
-
-
 # What the reporter's list shows of each report (ReportOut), read as rows, not ORM objects (the hot list).
 SUMMARY_COLUMNS = (
     Report.id,
@@ -66,9 +51,9 @@ SUMMARY_COLUMNS = (
 )
 
 
-def list_rows_for_reporter(actor: Actor, *, page: int, page_size: int) -> Page:
-    """``list_for_reporter`` as rows with the summary's columns (SUMMARY_COLUMNS): the same page, order and
-    total (no count query when the page is not full)."""
+def list_for_reporter(actor: Actor, *, page: int, page_size: int) -> Page:
+    """One page of the reporter's reports, newest first, as rows with the summary's columns (SUMMARY_COLUMNS);
+    no count query when the page is not full (the total is then the rows skipped plus the rows read)."""
     t = Report.__table__.c  # table columns (SQLAlchemy Core): no ORM compile and loading steps
     where = t.reporter_user_id == actor.id
     offset = (page - 1) * page_size

@@ -62,7 +62,7 @@ class ReportList(MethodView):
         """我的报告列表
 
         Reports I made, newest first, paginated (`X-Pagination`)."""
-        page = reports.list_rows_for_reporter(
+        page = reports.list_for_reporter(
             current_actor(), page=pagination_parameters.page, page_size=pagination_parameters.page_size
         )
         pagination_parameters.item_count = page.total

@@ -93,7 +93,9 @@ def test_a_remembered_token_still_expires_and_a_forged_one_still_fails(app, clie
         "access_token"
     ]
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {access}"}).status_code == 200
-    assert access in token_service._verified  # its signature was checked once
+    hits = token_service._verify.cache_info().hits
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+    assert token_service._verify.cache_info().hits == hits + 1  # its signature was checked once, then remembered
     head, payload, signature = access.split(".")
     forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
     resp = client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
